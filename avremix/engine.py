@@ -1,0 +1,356 @@
+"""The chunked streaming loop every avremix command shares.
+
+Audio arrives as float32 blocks ``[C, n]`` at the file's native rate (any block size) and optionally with
+per-frame visual context at the model's fps. The engine cuts the stream into fixed *segments* that
+overlap by *overlap* seconds, pads each with *context* seconds of real neighbouring audio on both sides
+(zeros only before the start and after the end of the file), resamples the chunk to the model's rate,
+runs several chunks per forward pass, resamples back, crops the context away and crossfades neighbours
+with linear ramps (overlap-add divided by the summed weights). Output blocks are yielded as soon as no
+later chunk can touch them, so memory is bounded by a few segments, whatever the media's length.
+
+Grid: segment, overlap and context are whole video frames of the model's fps (when the model takes
+video), so each chunk starts on a frame boundary and gets exactly its frames' context.
+
+Channels: every input channel is an item of the batch (the model sees mono audio); all channels of a
+chunk get the same visual context and the same noise. Mono, stereo and 5.1 all keep their layout.
+
+Generative models: the initial noise is a deterministic function of (seed, absolute position at the
+model's rate), drawn in one-second blocks from seeded generators. It is the same noise a whole-track draw
+would give whichever chunk asks for it, so overlapping chunks agree where they are blended, and it needs
+no memory proportional to the track.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torchaudio.functional as AF
+
+from avremix.errors import UsageError
+
+
+class ChunkModel(Protocol):
+    """What the engine needs of a network (``torch.nn.Module`` subclasses satisfy it).
+
+    ``model(audio [B, 1, T], visual=[B, F, ...] or None, noise=[B, 1, T] or None) -> [B, 1, T]``.
+    """
+
+    sample_rate: int  # rate the network works at
+    fps: float | None  # rate of the visual context it takes; None: audio only
+    generative: bool  # whether it takes initial noise
+
+    def __call__(self, audio: torch.Tensor, visual: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+@dataclass
+class EngineConfig:
+    segment: float = 10.0  # seconds of output each chunk produces
+    overlap: float = 1.0  # seconds shared by neighbouring chunks, crossfaded
+    context: float = 1.0  # seconds of real neighbouring audio the model also sees on each side (cropped away)
+    batch_size: int = 4  # chunks per forward pass
+    device: str = "auto"  # "auto" (CUDA when available) | "cpu" | "cuda" | "cuda:N"
+    precision: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU) | "fp32" | "bf16" | "fp16"
+    seed: int = 0  # seed of the initial noise of generative models
+
+    def validate(self) -> None:
+        if self.segment <= 0:
+            raise UsageError(f"--segment must be > 0 seconds, got {self.segment}")
+        if not 0 <= self.overlap < self.segment:
+            raise UsageError(f"--overlap must be in [0, segment) seconds, got {self.overlap} with segment {self.segment}")
+        if self.context < 0:
+            raise UsageError(f"--context must be >= 0 seconds, got {self.context}")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise UsageError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available else CPU; a CUDA request without CUDA is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: no CUDA device is available on this machine; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}") from None
+
+
+def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    if device.type != "cuda" or precision == "fp32":
+        return None
+    return torch.float16 if precision == "fp16" else torch.bfloat16
+
+
+class NoiseField:
+    """Standard normal noise indexed by absolute sample position, reproducible from a seed."""
+
+    def __init__(self, seed: int, block: int):
+        self.seed = int(seed)
+        self.block = int(block)
+        self._cache: dict[int, torch.Tensor] = {}
+
+    def _block(self, j: int) -> torch.Tensor:
+        if j not in self._cache:
+            if len(self._cache) > 64:  # chunks move forward: old blocks are not asked for again
+                self._cache.pop(min(self._cache))
+            g = torch.Generator().manual_seed((self.seed * 1_000_003 + j) % (2**63))
+            self._cache[j] = torch.randn(self.block, generator=g)
+        return self._cache[j]
+
+    def slice(self, start: int, length: int) -> torch.Tensor:
+        """Noise for positions ``[start, start + length)`` (``start`` may be negative)."""
+        first, last = start // self.block, (start + length - 1) // self.block
+        joined = torch.cat([self._block(j) for j in range(first, last + 1)])
+        offset = start - first * self.block
+        return joined[offset : offset + length]
+
+
+@dataclass
+class _Grid:
+    """Chunk geometry in native samples."""
+
+    sample_rate: int
+    frame: float  # native samples per visual frame (1 sample when the model takes no video)
+    seg_frames: int
+    hop_frames: int
+    ctx_frames: int
+
+    @property
+    def seg(self) -> int:
+        return round(self.seg_frames * self.frame)
+
+    @property
+    def ctx(self) -> int:
+        return round(self.ctx_frames * self.frame)
+
+    def start(self, k: int) -> int:
+        return round(k * self.hop_frames * self.frame)
+
+    @classmethod
+    def build(cls, config: EngineConfig, sample_rate: int, fps: float | None) -> "_Grid":
+        frame = sample_rate / fps if fps else 1.0
+        to_frames = lambda seconds: max(0, round(seconds * sample_rate / frame))  # noqa: E731
+        seg = max(1, to_frames(config.segment))
+        hop = max(1, seg - to_frames(config.overlap))
+        return cls(sample_rate, frame, seg, hop, to_frames(config.context))
+
+
+class Engine:
+    """Run a :class:`ChunkModel` over a stream of audio (and visual context) in overlapping chunks.
+
+    ``strength`` blends at the input's rate: ``(1 - strength) * input + strength * model(input)``.
+    """
+
+    def __init__(self, model: ChunkModel, sample_rate: int, config: EngineConfig | None = None, strength: float = 1.0):
+        self.model = model
+        self.config = config or EngineConfig()
+        self.config.validate()
+        self.sample_rate = int(sample_rate)
+        self.strength = float(strength)
+        self.device = resolve_device(self.config.device)
+        self.autocast = _autocast_dtype(self.device, self.config.precision)
+        self.fps = getattr(model, "fps", None)
+        self.grid = _Grid.build(self.config, self.sample_rate, self.fps)
+        self.model_rate = int(getattr(model, "sample_rate", self.sample_rate))
+        self.noise = NoiseField(self.config.seed, self.model_rate) if getattr(model, "generative", False) else None
+        if isinstance(model, torch.nn.Module):
+            model.to(self.device).eval()
+        overlap = self.grid.seg - round(self.grid.hop_frames * self.grid.frame)
+        # crossfade weights over one segment: linear ramps over the overlap, strictly positive
+        ramp = (np.arange(overlap, dtype=np.float64) + 0.5) / max(overlap, 1)
+        w = np.ones(self.grid.seg, dtype=np.float64)
+        w[:overlap] = ramp
+        w[self.grid.seg - overlap : self.grid.seg] = np.minimum(w[self.grid.seg - overlap : self.grid.seg], ramp[::-1])
+        self.weight = w
+
+    # -- public -----------------------------------------------------------------------------------------
+    def stream(
+        self,
+        audio: Iterable[np.ndarray],
+        visual: Iterable[Any] | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Yield processed float32 blocks ``[C, n]``; their total length equals the input's."""
+        if self.fps and visual is None:
+            raise ValueError("this model needs visual context: pass `visual` frames at the model's fps")
+        g = self.grid
+        src = _SampleBuffer(iter(audio))
+        frames = _FrameBuffer(iter(visual)) if self.fps else None
+        out = _OverlapAdd()
+        k = 0  # next chunk to run
+        emitted = 0
+        while True:
+            batch: list[int] = []
+            while len(batch) < self.config.batch_size:
+                src.fill_to(g.start(k) + g.seg + g.ctx)
+                if src.ended and g.start(k) >= src.end:  # chunk k would only see padding
+                    break
+                batch.append(k)
+                k += 1
+            if batch:
+                self._run(batch, src, frames, out)
+            done = src.ended and g.start(k) >= src.end
+            final = src.end if done else g.start(k)  # no later chunk touches what comes before `final`
+            if final > emitted:
+                block = out.pop(emitted, final)
+                emitted = final
+                if on_progress is not None:
+                    on_progress(emitted / self.sample_rate)
+                yield block
+            if done:
+                return
+            src.drop_before(g.start(k) - g.ctx)
+            if frames is not None:
+                frames.drop_before(math.floor((g.start(k) - g.ctx) / g.frame))
+
+    def process(self, audio: np.ndarray, visual: Any | None = None) -> np.ndarray:
+        """Whole array in, whole array out (``[C, T]``), through the same chunked loop."""
+        frames = None if visual is None else list(visual)
+        return np.concatenate(list(self.stream([audio], frames)), axis=-1) if audio.shape[-1] else audio.copy()
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _run(self, batch: list[int], src: "_SampleBuffer", frames: "_FrameBuffer | None", out: "_OverlapAdd") -> None:
+        g = self.grid
+        length = g.seg + 2 * g.ctx
+        x = np.stack([src.read(g.start(k) - g.ctx, length) for k in batch])  # [B, C, L]
+        B, C, L = x.shape
+        xt = torch.from_numpy(x).reshape(B * C, 1, L)  # [B*C, 1, L]: every channel is an item
+        if self.model_rate != self.sample_rate:
+            xt = AF.resample(xt, self.sample_rate, self.model_rate)
+        Lm = xt.shape[-1]
+        visual = None
+        if frames is not None:
+            first = [round((g.start(k) - g.ctx) / g.frame) for k in batch]
+            n = g.seg_frames + 2 * g.ctx_frames
+            v = torch.stack([frames.read(f, n) for f in first])  # [B, F, ...]
+            visual = v.repeat_interleave(C, dim=0).to(self.device)  # [B*C, F, ...]
+        noise = None
+        if self.noise is not None:
+            starts = [round((g.start(k) - g.ctx) * self.model_rate / self.sample_rate) for k in batch]
+            noise = torch.stack([self.noise.slice(s, Lm) for s in starts])  # [B, Lm]
+            noise = noise.repeat_interleave(C, dim=0)[:, None, :].to(self.device)  # [B*C, 1, Lm]
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            y = self.model(xt.to(self.device), visual=visual, noise=noise)
+        y = y.float().cpu()
+        if self.model_rate != self.sample_rate:
+            y = AF.resample(y, self.model_rate, self.sample_rate)
+        y = _fit(y, L).reshape(B, C, L).numpy()  # [B, C, L]
+        if self.strength != 1.0:
+            y = (1.0 - self.strength) * x + self.strength * y
+        for i, k in enumerate(batch):
+            out.add(g.start(k), y[i, :, g.ctx : g.ctx + g.seg], self.weight)
+
+
+def _fit(y: torch.Tensor, length: int) -> torch.Tensor:
+    """Crop or zero-pad the last axis to ``length`` (resampling round trips may be a sample off)."""
+    if y.shape[-1] >= length:
+        return y[..., :length]
+    return torch.nn.functional.pad(y, (0, length - y.shape[-1]))
+
+
+class _SampleBuffer:
+    """Input samples pulled on demand from an iterator of ``[C, n]`` blocks; zeros outside ``[0, end)``."""
+
+    def __init__(self, blocks: Iterator[np.ndarray]):
+        self.blocks = blocks
+        self.data: np.ndarray | None = None  # [C, n] samples from position `offset`
+        self.offset = 0
+        self.end = 0  # samples pulled so far
+        self.ended = False
+
+    def fill_to(self, position: int) -> None:
+        parts = [] if self.data is None else [self.data]
+        while self.end < position and not self.ended:
+            block = next(self.blocks, None)
+            if block is None:
+                self.ended = True
+                break
+            block = np.asarray(block, dtype=np.float32)
+            if block.ndim != 2:
+                raise ValueError(f"audio blocks must be [C, n], got {block.shape}")
+            parts.append(block)
+            self.end += block.shape[1]
+        if parts:
+            self.data = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
+    def read(self, start: int, length: int) -> np.ndarray:
+        assert self.data is not None
+        C = self.data.shape[0]
+        out = np.zeros((C, length), dtype=np.float32)
+        lo, hi = max(start, self.offset), min(start + length, self.end)
+        if hi > lo:
+            out[:, lo - start : hi - start] = self.data[:, lo - self.offset : hi - self.offset]
+        return out
+
+    def drop_before(self, position: int) -> None:
+        if self.data is not None and position > self.offset:
+            cut = min(position, self.end) - self.offset
+            self.data = self.data[:, cut:]
+            self.offset += cut
+
+
+class _FrameBuffer:
+    """Visual frames pulled on demand; before the first and after the last frame, those are repeated."""
+
+    def __init__(self, frames: Iterator[Any]):
+        self.frames = frames
+        self.items: list[torch.Tensor] = []
+        self.offset = 0
+        self.ended = False
+
+    def read(self, first: int, n: int) -> torch.Tensor:
+        while not self.ended and self.offset + len(self.items) < first + n:
+            item = next(self.frames, None)
+            if item is None:
+                self.ended = True
+            else:
+                self.items.append(torch.as_tensor(np.asarray(item)))
+        if not self.items:
+            raise ValueError("the visual stream yielded no frames")
+        last = self.offset + len(self.items) - 1
+        idx = [min(max(i, self.offset), last) - self.offset for i in range(first, first + n)]
+        return torch.stack([self.items[i] for i in idx])  # [F, ...]
+
+    def drop_before(self, index: int) -> None:
+        cut = min(max(0, index - self.offset), max(0, len(self.items) - 1))  # keep one to repeat
+        if cut:
+            del self.items[:cut]
+            self.offset += cut
+
+
+class _OverlapAdd:
+    """Weighted sum of chunk outputs and of their weights, from absolute position ``offset``."""
+
+    def __init__(self):
+        self.acc: np.ndarray | None = None  # [C, n]
+        self.wsum = np.zeros(0, dtype=np.float64)
+        self.offset = 0
+
+    def add(self, start: int, y: np.ndarray, w: np.ndarray) -> None:
+        C, n = y.shape
+        end = start + n
+        if self.acc is None:
+            self.acc = np.zeros((C, 0), dtype=np.float64)
+        grow = end - (self.offset + self.acc.shape[1])
+        if grow > 0:
+            self.acc = np.concatenate([self.acc, np.zeros((C, grow))], axis=1)
+            self.wsum = np.concatenate([self.wsum, np.zeros(grow)])
+        a, b = start - self.offset, end - self.offset
+        self.acc[:, a:b] += y * w
+        self.wsum[a:b] += w
+
+    def pop(self, start: int, end: int) -> np.ndarray:
+        assert self.acc is not None and start == self.offset
+        n = end - start
+        block = (self.acc[:, :n] / self.wsum[:n]).astype(np.float32)
+        self.acc = self.acc[:, n:]
+        self.wsum = self.wsum[n:]
+        self.offset = end
+        return block

@@ -1,0 +1,30 @@
+"""User-facing errors.
+
+Anything raised as :class:`AvremixError` is printed by the CLI as one line on stderr (no traceback) and
+turns into a non-zero exit code. The message names the file and says what was wrong and, where there is
+one, what to do about it.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class AvremixError(Exception):
+    """An error caused by the user's input or environment, not by a bug in avremix."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None):
+        self.path = None if path is None else os.fspath(path)
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class MediaError(AvremixError):
+    """A media file cannot be read or written (missing, not media, truncated, no audio...)."""
+
+
+class UsageError(AvremixError):
+    """The command line asks for something that cannot be done (bad option combination...)."""
+
+    exit_code = 2

@@ -1,0 +1,81 @@
+"""Streaming frame sampling at a fixed rate and size, aligned to the audio clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import av
+import numpy as np
+
+from avremix.errors import MediaError
+from avremix.media.probe import MediaInfo, open_container, probe
+
+
+class FrameSampler:
+    """Frames of the first moving-picture video stream at ``fps``, resized to ``size`` (width, height).
+
+    Frame ``k`` is the picture on screen at ``start + k / fps`` seconds (``start`` is normally the first
+    audio sample's time, so frame ``k`` lines up with audio sample ``k * sample_rate / fps``). Before the
+    first picture the first one is shown; after the last one it is held, so the sampler yields exactly
+    ``n_frames`` frames when asked for them. Yields uint8 arrays ``[H, W, 3]`` (RGB); memory does not grow
+    with the video's length.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float,
+        size: tuple[int, int],
+        start: float = 0.0,
+        n_frames: int | None = None,
+        info: MediaInfo | None = None,
+    ):
+        self.path = os.fspath(path)
+        self.info = info or probe(self.path)
+        if not self.info.has_video:
+            raise MediaError("has no video stream", self.path)
+        self.stream_index = self.info.video_streams[0].index
+        self.fps = float(fps)
+        self.size = (int(size[0]), int(size[1]))
+        self.start = float(start)
+        self.n_frames = n_frames
+
+    def _pictures(self) -> Iterator[tuple[float, np.ndarray]]:
+        """(time in seconds, RGB array) of every decoded picture, in presentation order."""
+        width, height = self.size
+        with open_container(self.path) as c:
+            stream = c.streams[self.stream_index]
+            stream.thread_type = "AUTO"
+            try:
+                for frame in c.decode(stream):
+                    if frame.pts is None:
+                        continue
+                    t = float(frame.pts * frame.time_base)
+                    yield t, frame.to_ndarray(width=width, height=height, format="rgb24")
+            except av.error.FFmpegError as e:
+                raise MediaError(f"video decoding failed (damaged or truncated file): {e.strerror or e}", self.path) from None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        k = 0
+        held: np.ndarray | None = None  # the picture on screen at the next target time
+        eps = 0.5 / self.fps  # a picture due within half a frame of the target time counts as on screen
+        for t, picture in self._pictures():
+            # emit every target time that comes before this picture is due: the held one was on screen then
+            while held is not None and self.start + k / self.fps < t - eps:
+                if self.n_frames is not None and k >= self.n_frames:
+                    return
+                yield held
+                k += 1
+            held = picture
+        if held is None:
+            raise MediaError("video stream contains no decodable pictures", self.path)
+        while self.n_frames is None and self.start + k / self.fps < self._end() or (
+            self.n_frames is not None and k < self.n_frames
+        ):
+            yield held
+            k += 1
+
+    def _end(self) -> float:
+        s = self.info.video_streams[0]
+        return self.start + (s.duration or self.info.duration or 0.0)
