@@ -50,6 +50,7 @@ class MediaInfo:
     streams: list[StreamInfo] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
     chapters: int = 0
+    start_time: float = 0.0  # first timestamp of the container, seconds (ffmpeg shifts it to 0 when remuxing)
 
     @property
     def audio_streams(self) -> list[StreamInfo]:
@@ -92,7 +93,7 @@ def open_container(path: str | os.PathLike) -> av.container.InputContainer:
         return av.open(path, metadata_errors="ignore")
     except av.error.PermissionError:
         raise MediaError("permission denied", path) from None
-    except (av.error.InvalidDataError, av.error.EOFError, av.error.ValueError):
+    except (av.error.InvalidDataError, av.error.EOFError, av.error.DemuxerNotFoundError):
         raise MediaError("is not a media file ffmpeg can read (unknown format or damaged header)", path) from None
     except av.error.FFmpegError as e:
         raise MediaError(f"cannot be opened: {e.strerror or e}", path) from None
@@ -111,6 +112,14 @@ def _parse_clock(text: str) -> float | None:
         return None
 
 
+def _codec_name(stream) -> str | None:
+    """The codec (e.g. ``mp3``), not the decoder that reads it (``mp3float``)."""
+    cc = stream.codec_context
+    if cc is None:
+        return None
+    return getattr(cc.codec, "canonical_name", None) or cc.name
+
+
 def _stream_info(stream) -> StreamInfo:
     meta = {k.lower(): v for k, v in stream.metadata.items()}
     duration = None
@@ -122,7 +131,7 @@ def _stream_info(stream) -> StreamInfo:
     common = dict(
         index=stream.index,
         type=stream.type,
-        codec=stream.codec_context.name if stream.codec_context is not None else None,
+        codec=_codec_name(stream),
         language=meta.get("language"),
         title=meta.get("title"),
         default=bool(disposition & int(av.stream.Disposition.default)),
@@ -173,6 +182,7 @@ def probe(path: str | os.PathLike) -> MediaInfo:
             streams=streams,
             metadata=dict(container.metadata),
             chapters=chapters,
+            start_time=container.start_time / av.time_base if container.start_time is not None else 0.0,
         )
 
 

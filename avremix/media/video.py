@@ -59,7 +59,7 @@ class FrameSampler:
     def __iter__(self) -> Iterator[np.ndarray]:
         k = 0
         held: np.ndarray | None = None  # the picture on screen at the next target time
-        eps = 0.5 / self.fps  # a picture due within half a frame of the target time counts as on screen
+        eps = 1e-3  # a picture due within a millisecond of the target time counts as on screen (rounding)
         for t, picture in self._pictures():
             # emit every target time that comes before this picture is due: the held one was on screen then
             while held is not None and self.start + k / self.fps < t - eps:

@@ -174,6 +174,17 @@ class MediaWriter:
             new_index = len(self.source.streams)
         return args, new_index
 
+    def _subtitle_conversions(self) -> list[str]:
+        """Text subtitles the output container cannot hold as they are: mov_text in mp4/mov, WebVTT in webm."""
+        target = {".mp4": "mov_text", ".m4v": "mov_text", ".mov": "mov_text", ".webm": "webvtt"}.get(self.output.suffix.lower())
+        if target is None or self.source is None:
+            return []
+        args = []
+        for out_index, s in enumerate(self.source.streams):
+            if s.type == "subtitle" and s.codec != target:
+                args += [f"-c:{out_index}", target]
+        return args
+
     def command(self, tmp_path: str) -> list[str]:
         raw = ["-f", "f32le", "-sample_rate", str(self.sample_rate), "-ch_layout", self.layout]
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
@@ -192,8 +203,7 @@ class MediaWriter:
                 cmd += ["-c", "copy", "-map_chapters", "0"]
                 if self.replace is not None:
                     cmd += [f"-disposition:{k}", "default" if self.replace.default else "0"]
-                if self.output.suffix.lower() in (".mp4", ".m4v", ".mov"):
-                    cmd += ["-c:s", "mov_text"]  # text subtitles are stored as mov_text in mp4/mov
+                cmd += self._subtitle_conversions()
         cmd += [f"-c:{k}", self.codec.encoder]
         for name, value in zip(self.codec.options[::2], self.codec.options[1::2]):
             cmd += [f"{name}:{k}", value]  # per-stream option, e.g. -b:1 192k

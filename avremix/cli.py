@@ -1,0 +1,174 @@
+"""The ``avremix`` command line. Each command parses, calls one library function and reports."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from avremix import __version__
+from avremix.errors import AvremixError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a model hub: avremix loads local weights only
+
+app = typer.Typer(
+    help="Remix the soundtrack of videos using what is on screen.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"[bold red]avremix: error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def user_errors(fn):
+    """Turn :class:`AvremixError` into one line on stderr and a non-zero exit code; no tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AvremixError as e:
+            _fail(str(e), e.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; no output was left behind", 130)
+
+    return wrapper
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[clock]}"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=quiet or not err.is_terminal,
+    )
+
+
+def _clock(done: float, total: float | None) -> str:
+    """Progress counted in seconds of media, e.g. ``12.0/30.0 s``."""
+    return f"{done:.1f}/{total:.1f} s" if total else f"{done:.1f} s"
+
+
+@app.callback(invoke_without_command=True)
+def main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        typer.echo(f"avremix {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+@user_errors
+def highlight(
+    inputs: list[Path] = typer.Argument(..., help="Video or audio files, or folders of them.", show_default=False),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file; a folder when several inputs or a folder are given.", show_default=False),
+    strength: float = typer.Option(1.0, "--strength", "-s", min=0.0, max=1.0, help="0 keeps the input audio (no model runs), 1 is the model's mix; between blends the two."),
+    audio_stream: Optional[int] = typer.Option(None, "--audio-stream", help="Which audio stream to process, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
+    segment: float = typer.Option(10.0, help="Seconds of audio the model processes per chunk."),
+    overlap: float = typer.Option(1.0, help="Seconds shared by neighbouring chunks, crossfaded."),
+    context: float = typer.Option(1.0, help="Seconds of neighbouring audio the model also sees on each side of a chunk."),
+    batch_size: int = typer.Option(4, "--batch-size", help="Chunks per forward pass."),
+    device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
+    precision: str = typer.Option("auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16."),
+    seed: int = typer.Option(0, help="Seed of the initial noise of generative models (same seed, same output)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+    as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Rebalance speech, music and effects of a soundtrack to match the picture.
+
+    The video and every other stream (other audio tracks, subtitles, attachments, chapters, metadata) are
+    copied without re-encoding; only the processed audio stream is replaced.
+    """
+    from avremix.engine import EngineConfig
+    from avremix.highlight import highlight_file, highlight_many
+
+    model = None
+    if strength > 0:
+        raise AvremixError("no highlight model is installed yet; run with --strength 0 to remux the audio unchanged")
+    config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision, seed=seed)
+    options = dict(strength=strength, audio_stream=audio_stream, config=config, overwrite=overwrite)
+    with _progress(quiet or as_json) as bar:
+        task = bar.add_task("highlight", total=None, clock="")
+        on_progress = lambda done, total: bar.update(task, completed=done, total=total, clock=_clock(done, total))  # noqa: E731
+        if len(inputs) == 1 and not inputs[0].is_dir():
+            results = [highlight_file(inputs[0], output, model=model, on_progress=on_progress, **options)]
+        else:
+            on_file = lambda i, n, path: bar.update(task, description=f"[{i + 1}/{n}] {Path(path).name}", completed=0)  # noqa: E731
+            results = highlight_many(inputs, output, model=model, on_file=on_file, on_progress=on_progress, **options)
+    _report(results, as_json, quiet)
+
+
+def _report(results, as_json: bool, quiet: bool) -> None:
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results] if len(results) > 1 else results[0].to_dict(), indent=2))
+    elif not quiet:
+        for r in results:
+            if r.ok:
+                err.print(f"{r.output}: {r.duration:.1f} s of audio in {r.seconds:.1f} s ({r.realtime}× real time), audio {r.audio_codec}", highlight=False)
+    for r in failed:
+        err.print(f"[bold red]avremix: error:[/] {r.error}", highlight=False, soft_wrap=True)
+    if len(results) > 1 and not as_json:
+        err.print(f"{len(results) - len(failed)} done, {len(failed)} failed", highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def probe(
+    path: Path = typer.Argument(..., help="Media file to describe.", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Show a file's container and streams, and which audio stream avremix processes by default."""
+    from dataclasses import asdict
+
+    from avremix.media import probe as probe_file
+
+    info = probe_file(path)
+    chosen = info.audio_stream().index if info.audio_streams else None
+    if as_json:
+        typer.echo(json.dumps({**asdict(info), "processed_audio_stream": chosen}, indent=2))
+        return
+    typer.echo(f"{info.path}: {info.container}, {info.duration or 0:.2f} s, {len(info.streams)} streams, {info.chapters} chapters")
+    for s in info.streams:
+        detail = {"audio": f"{s.sample_rate} Hz {s.layout} {s.sample_format}", "video": f"{s.width}x{s.height} {s.fps or 0:.3f} fps"}.get(s.type, "")
+        tags = " ".join(t for t in (f"lang={s.language}" if s.language else "", f"title={s.title!r}" if s.title else "", "default" if s.default else "") if t)
+        mark = "  <- processed" if s.index == chosen else ""
+        typer.echo(f"  #{s.index} {s.type:<10} {s.codec or '?':<10} {detail} {tags}{mark}".rstrip())
+
+
+def _pending(name: str, issue: int):
+    @app.command(name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+    def command(ctx: typer.Context) -> None:
+        _fail(f"`avremix {name}` is not implemented yet{where}", 2)
+
+    where = f" (tracked in issue #{issue})" if issue else ""
+    command.__doc__ = f"Not implemented yet{where}."
+    return command
+
+
+build_dataset = _pending("build-dataset", 3)
+train = _pending("train", 4)
+separate = _pending("separate", 0)
+evaluate = _pending("evaluate", 4)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

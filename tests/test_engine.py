@@ -1,0 +1,174 @@
+"""The chunked streaming engine against whole-array references."""
+
+import numpy as np
+import pytest
+import torch
+import torchaudio.functional as AF
+
+from avremix.engine import Engine, EngineConfig, NoiseField
+from avremix.errors import UsageError
+
+SR = 48000
+
+
+class Identity(torch.nn.Module):
+    def __init__(self, sample_rate=SR):
+        super().__init__()
+        self.sample_rate, self.fps, self.generative = sample_rate, None, False
+
+    def forward(self, audio, visual=None, noise=None):
+        return audio
+
+
+class SmallConv(torch.nn.Module):
+    """Three dilated convolutions: receptive field 1 + 2 * (8 + 16 + 32) * 3 = 337 samples."""
+
+    receptive_field = 337
+
+    def __init__(self, fps=None, generative=False):
+        super().__init__()
+        self.sample_rate, self.fps, self.generative = SR, fps, generative
+        torch.manual_seed(0)
+        layers = []
+        for i, d in enumerate((8, 16, 32)):
+            layers += [torch.nn.Conv1d(1 if i == 0 else 8, 8, 7, dilation=d, padding=3 * d), torch.nn.Tanh()]
+        self.net = torch.nn.Sequential(*layers, torch.nn.Conv1d(8, 1, 1))
+
+    def forward(self, audio, visual=None, noise=None):
+        y = self.net(audio)  # [B, 1, T]
+        if visual is not None:  # [B, F, D]: scale each frame's samples by that frame's mean feature
+            gain = visual.float().mean(-1)[:, None, :]  # [B, 1, F]
+            y = y * torch.nn.functional.interpolate(gain, size=audio.shape[-1], mode="nearest")
+        if noise is not None:
+            y = y + 0.1 * noise
+        return y
+
+    def whole(self, x: np.ndarray) -> np.ndarray:
+        """Reference: the network over the whole signal extended with silence (no chunking)."""
+        pad = self.receptive_field
+        with torch.no_grad():
+            xt = torch.nn.functional.pad(torch.from_numpy(x)[:, None], (pad, pad))
+            return self.net(xt)[:, 0, pad:-pad].numpy()
+
+
+def blocks(x, n):
+    for i in range(0, x.shape[1], n):
+        yield x[:, i : i + n]
+
+
+@pytest.fixture
+def audio():
+    return (np.random.default_rng(0).standard_normal((2, 7 * SR + 123)) * 0.1).astype(np.float32)
+
+
+def config(**kw):
+    base = dict(segment=2.0, overlap=0.5, context=0.05, batch_size=3, device="cpu")
+    return EngineConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("block", [997, 48000, 10**7])
+def test_identity_returns_its_input(audio, block):
+    out = np.concatenate(list(Engine(Identity(), SR, config()).stream(blocks(audio, block))), axis=1)
+    assert out.shape == audio.shape
+    assert np.abs(out - audio).max() < 1e-6
+
+
+@pytest.mark.parametrize("segment,overlap,batch", [(2.0, 0.5, 3), (1.0, 0.0, 1), (0.7, 0.6, 8)])
+def test_chunked_equals_whole_when_context_covers_receptive_field(audio, segment, overlap, batch):
+    model = SmallConv()
+    cfg = config(segment=segment, overlap=overlap, batch_size=batch, context=model.receptive_field / SR)
+    out = Engine(model, SR, cfg).process(audio)
+    assert np.abs(out - model.whole(audio)).max() < 1e-5
+
+
+def test_too_little_context_shows_at_chunk_edges(audio):
+    model = SmallConv()
+    out = Engine(model, SR, config(overlap=0.0, context=0.0)).process(audio)
+    assert np.abs(out - model.whole(audio)).max() > 1e-3  # the comparison above is not vacuous
+
+
+def test_clip_shorter_than_one_segment(audio):
+    model = SmallConv()
+    short = audio[:, :5000]
+    out = Engine(model, SR, config(segment=10.0, context=0.01)).process(short)
+    assert out.shape == short.shape
+    assert np.abs(out - model.whole(short)).max() < 1e-5
+
+
+def test_empty_input_gives_empty_output():
+    assert list(Engine(Identity(), SR, config()).stream(iter([]))) == []
+
+
+def test_surround_keeps_six_channels():
+    x = np.random.default_rng(1).standard_normal((6, SR)).astype(np.float32)
+    model = SmallConv()
+    out = Engine(model, SR, config(context=0.01)).process(x)
+    assert out.shape == (6, SR)
+    assert np.abs(out - model.whole(x)).max() < 1e-5  # every channel processed as its own item
+
+
+def test_visual_context_is_aligned_to_audio_time(audio):
+    fps = 25
+    model = SmallConv(fps=fps)
+    n_frames = int(np.ceil(audio.shape[1] * fps / SR))
+    feats = np.random.default_rng(2).random((n_frames, 4)).astype(np.float32)
+    out = Engine(model, SR, config(context=0.04)).process(audio, feats)
+    frame_of_sample = np.arange(audio.shape[1]) * fps // SR
+    expected = model.whole(audio) * feats.mean(-1)[frame_of_sample]
+    assert np.abs(out - expected).max() < 1e-5
+
+
+def test_noise_is_drawn_once_per_track(audio):
+    """Whatever the chunking, a generative model sees the same noise at the same position."""
+    model = SmallConv(generative=True)
+    outs = [Engine(model, SR, config(segment=s, overlap=o, context=0.01, seed=7)).process(audio) for s, o in [(2.0, 0.5), (0.9, 0.3)]]
+    noise = NoiseField(7, SR).slice(0, audio.shape[1]).numpy()
+    expected = model.whole(audio) + 0.1 * noise
+    for out in outs:
+        assert np.abs(out - expected).max() < 1e-5
+    other_seed = Engine(model, SR, config(context=0.01, seed=8)).process(audio)
+    assert np.abs(other_seed - expected).max() > 0.1
+
+
+def test_noise_field_slices_agree():
+    field = NoiseField(3, 1000)
+    a = field.slice(-1500, 4000)
+    b = NoiseField(3, 1000).slice(200, 700)
+    torch.testing.assert_close(a[1700:2400], b)
+
+
+def test_strength_blends_input_and_model(audio):
+    model = SmallConv()
+    cfg = config(context=0.01)
+    out = Engine(model, SR, cfg, strength=0.25).process(audio)
+    expected = 0.75 * audio + 0.25 * model.whole(audio)
+    assert np.abs(out - expected).max() < 1e-5
+
+
+def test_model_at_another_rate_is_resampled_per_chunk(audio):
+    """A 16 kHz identity model on 48 kHz input equals a whole-array resampling round trip."""
+    out = Engine(Identity(sample_rate=16000), SR, config(context=0.05)).process(audio)
+    x = torch.from_numpy(audio)
+    whole = AF.resample(AF.resample(x, SR, 16000), 16000, SR).numpy()
+    inner = slice(SR // 10, -SR // 10)  # away from the file's edges
+    assert np.abs(out[:, inner] - whole[:, inner]).max() < 1e-4
+
+
+def test_progress_is_counted_in_seconds(audio):
+    seen = []
+    list(Engine(Identity(), SR, config()).stream(blocks(audio, 10000), on_progress=seen.append))
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(audio.shape[1] / SR)
+
+
+@pytest.mark.parametrize("kw,msg", [({"segment": 0}, "--segment"), ({"overlap": 3.0}, "--overlap"), ({"precision": "int4"}, "--precision"), ({"device": "tpu"}, "--device")])
+def test_bad_settings_are_user_errors(kw, msg):
+    with pytest.raises(UsageError, match=msg):
+        Engine(Identity(), SR, config(**kw))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_autocast_matches_cpu(audio):  # runs on a GPU machine only
+    model = SmallConv()
+    cpu = Engine(model, SR, config(context=0.01)).process(audio)
+    gpu = Engine(SmallConv(), SR, config(context=0.01, device="cuda", precision="bf16")).process(audio)
+    assert np.abs(cpu - gpu).max() < 5e-2

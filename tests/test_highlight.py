@@ -1,0 +1,167 @@
+"""`avremix highlight` end to end on real container files, through the real console entry point."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from avremix.engine import EngineConfig
+from avremix.highlight import highlight_file, highlight_many
+from avremix.media import probe, read_audio
+from avremix.samples import make_clip
+from tests.conftest import framemd5, run_cli
+
+AAC_FRAME = 1024
+
+
+def test_strength_0_mp4_keeps_video_packets_and_audio_format(mp4_30s, tmp_path):
+    out = tmp_path / "out.mp4"
+    run_cli("highlight", mp4_30s, "-o", out, "--strength", "0", check=True)
+    assert framemd5(out) == framemd5(mp4_30s)
+    a_in, a_out = probe(mp4_30s).audio_stream(), probe(out).audio_stream()
+    assert (a_out.codec, a_out.channels, a_out.sample_rate) == ("aac", 2, 48000)
+    x, _ = read_audio(mp4_30s)
+    y, _ = read_audio(out)
+    assert abs(x.shape[1] - y.shape[1]) <= AAC_FRAME
+    # same audio within AAC's precision: a re-encode, so compare the signal, not the bits
+    n = min(x.shape[1], y.shape[1])
+    err = np.sqrt(np.mean((x[:, :n] - y[:, :n]) ** 2)) / np.sqrt(np.mean(x[:, :n] ** 2))
+    assert err < 0.1
+
+
+def test_strength_0_mkv_flac_is_bit_exact_and_keeps_all_streams(mkv_flac, tmp_path):
+    out = tmp_path / "out.mkv"
+    proc = run_cli("highlight", mkv_flac, "-o", out, "-s", "0", "--json", check=True)
+    summary = json.loads(proc.stdout)
+    assert summary["ok"] and summary["audio_codec"] == "flac"
+    src, dst = probe(mkv_flac), probe(out)
+    assert [(s.type, s.codec, s.language) for s in dst.streams] == [(s.type, s.codec, s.language) for s in src.streams]
+    assert dst.audio_streams[0].default and not dst.audio_streams[1].default
+    assert dst.metadata.get("title") == "avremix sample"
+    for spec in ("v:0", "a:1", "s:0"):  # video, commentary track and subtitles copied packet for packet
+        assert framemd5(out, spec) == framemd5(mkv_flac, spec)
+    x, _ = read_audio(mkv_flac)
+    y, _ = read_audio(out)
+    np.testing.assert_array_equal(x, y)
+
+
+def test_second_audio_stream_can_be_processed(mkv_flac, tmp_path):
+    out = tmp_path / "out.mkv"
+    run_cli("highlight", mkv_flac, "-o", out, "-s", "0", "--audio-stream", "1", check=True)
+    assert framemd5(out, "a:0") == framemd5(mkv_flac, "a:0")  # the main mix untouched
+    np.testing.assert_array_equal(read_audio(out, audio_stream=1)[0], read_audio(mkv_flac, audio_stream=1)[0])
+
+
+def test_surround_keeps_six_channels(mov_51, tmp_path):
+    out = tmp_path / "out.mov"
+    run_cli("highlight", mov_51, "-o", out, "-s", "0", check=True)
+    a = probe(out).audio_stream()
+    assert a.channels == 6 and a.layout == probe(mov_51).audio_stream().layout
+
+
+class HalfGain(torch.nn.Module):
+    sample_rate, fps, generative = 16000, None, False
+
+    def forward(self, audio, visual=None, noise=None):
+        return 0.5 * audio
+
+
+def test_model_output_and_blend_reach_the_file(tmp_path):
+    src = make_clip(tmp_path / "in.mkv", duration=3)
+    cfg = EngineConfig(segment=1.0, overlap=0.2, context=0.1, device="cpu")
+    full = highlight_file(src, tmp_path / "full.mkv", model=HalfGain(), strength=1.0, config=cfg)
+    half = highlight_file(src, tmp_path / "half.mkv", model=HalfGain(), strength=0.5, config=cfg)
+    assert full.ok and half.ok
+    x, _ = read_audio(src)
+    rms = lambda a: float(np.sqrt(np.mean(a[:, 4800:-4800] ** 2)))  # noqa: E731
+    # the 16 kHz model keeps the tones (< 8 kHz); gain 0.5 at strength 1, 0.75 at strength 0.5
+    assert rms(read_audio(tmp_path / "full.mkv")[0]) / rms(x) == pytest.approx(0.5, abs=0.02)
+    assert rms(read_audio(tmp_path / "half.mkv")[0]) / rms(x) == pytest.approx(0.75, abs=0.02)
+    assert framemd5(tmp_path / "full.mkv") == framemd5(src)
+
+
+def test_audio_only_input_and_output(tmp_path):
+    src = make_clip(tmp_path / "in.flac", duration=2, video=False)
+    run_cli("highlight", src, "-o", tmp_path / "out.wav", "-s", "0", check=True)
+    np.testing.assert_array_equal(read_audio(tmp_path / "out.wav")[0], read_audio(src)[0])
+
+
+def _assert_clean_failure(proc, out_path, *words):
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    assert not os.path.exists(out_path)
+    assert not [p for p in os.listdir(os.path.dirname(out_path)) if ".part" in p]  # no temp file left
+
+
+def _bad_inputs(tmp_path):
+    good = make_clip(tmp_path / "good.mkv", duration=6)
+    cut = tmp_path / "truncated.mkv"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 100)
+    mute = make_clip(tmp_path / "mute.mp4", duration=1)
+    silent = tmp_path / "noaudio.mp4"
+    import subprocess
+
+    from avremix.media.ffmpeg import ffmpeg_exe
+
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(mute), "-an", "-c", "copy", str(silent)], check=True)
+    return {"missing": (tmp_path / "missing.mp4", "no such file"), "not media": (text, "not a media file"),
+            "truncated": (cut, "truncated"), "no audio": (silent, "no audio stream")}
+
+
+@pytest.mark.parametrize("case", ["missing", "not media", "truncated", "no audio"])
+def test_bad_input_fails_cleanly(tmp_path, case):
+    path, words = _bad_inputs(tmp_path)[case]
+    before = path.read_bytes() if path.exists() else None
+    out = tmp_path / "out" / "result.mkv"
+    out.parent.mkdir()
+    proc = run_cli("highlight", path, "-o", out, "-s", "0")
+    _assert_clean_failure(proc, str(out), path.name, words)
+    assert (path.read_bytes() if path.exists() else None) == before
+
+
+def test_output_equal_to_input_is_refused(mkv_flac, tmp_path):
+    before = mkv_flac.read_bytes()
+    proc = run_cli("highlight", mkv_flac, "-o", mkv_flac, "-s", "0", "--overwrite")
+    assert proc.returncode != 0 and "is the input" in proc.stderr and "Traceback" not in proc.stderr
+    assert mkv_flac.read_bytes() == before
+
+
+def test_existing_output_needs_overwrite(mkv_flac, tmp_path):
+    out = tmp_path / "out.mkv"
+    out.write_bytes(b"keep me")
+    proc = run_cli("highlight", mkv_flac, "-o", out, "-s", "0")
+    assert proc.returncode == 2 and "--overwrite" in proc.stderr
+    assert out.read_bytes() == b"keep me"
+    run_cli("highlight", mkv_flac, "-o", out, "-s", "0", "--overwrite", check=True)
+    assert probe(out).has_video
+
+
+def test_batch_goes_on_past_a_bad_file(mkv_flac, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_text("nope")
+    results = highlight_many([mkv_flac, bad, make_clip(tmp_path / "b.wav", duration=1, video=False)], tmp_path / "out", strength=0)
+    assert [r.ok for r in results] == [True, False, True]
+    assert "broken.mp4" in results[1].error
+    assert sorted(os.listdir(tmp_path / "out")) == ["b.wav", "flac.mkv"]
+    proc = run_cli("highlight", mkv_flac, bad, "-o", tmp_path / "out2", "-s", "0")
+    assert proc.returncode == 1 and "1 done, 1 failed" in proc.stderr and "broken.mp4" in proc.stderr
+
+
+def test_help_explains_every_option():
+    proc = run_cli("highlight", "--help", check=True)
+    for opt in ("--output", "--strength", "--audio-stream", "--segment", "--overlap", "--context", "--batch-size",
+                "--device", "--precision", "--seed", "--overwrite", "--json", "--quiet"):
+        assert opt in proc.stdout
+
+
+def test_commands_not_built_yet_say_so():
+    proc = run_cli("train", "--model", "cfm")
+    assert proc.returncode == 2 and "not implemented yet" in proc.stderr
