@@ -1,0 +1,137 @@
+"""Engine throughput and peak memory against plain ffmpeg (``make bench``).
+
+For 1, 10 and 60-minute mp4 files (H.264 320x240 25 fps + 48 kHz stereo AAC) it times:
+
+- ``ffmpeg -c:v copy -c:a aac``: the physical floor (demux, decode and re-encode the audio, copy the video);
+- ``avremix highlight --strength 0``: decode, encode, remux (no model);
+- the engine with an identity model at strength 1: decode, chunk, batch, overlap-add, encode, remux.
+
+Each run is a fresh process; peak RSS is read from the kernel (``ru_maxrss``) for the Python process and,
+separately, for its ffmpeg child. Targets: avremix within 3x of the floor's wall time; peak RSS of the
+60-minute input within 1.3x of the 1-minute input (memory does not grow with length).
+
+    python benchmarks/bench_engine.py [--minutes 1 10 60] [--out bench-out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _worker(mode: str, src: str, dst: str) -> None:
+    """Run one job in this (fresh) process and print its timings and peak RSS as JSON."""
+    import torch
+
+    from avremix.engine import EngineConfig
+    from avremix.highlight import highlight_file
+
+    class Identity(torch.nn.Module):
+        sample_rate, fps, generative = 48000, None, False
+
+        def forward(self, audio, visual=None, noise=None):
+            return audio
+
+    peak_child = _watch_children()
+    t0 = time.perf_counter()
+    if mode == "strength0":
+        highlight_file(src, dst, strength=0.0, overwrite=True)
+    else:
+        highlight_file(src, dst, model=Identity(), strength=1.0, overwrite=True, config=EngineConfig(device="cpu"))
+    wall = time.perf_counter() - t0
+    print(json.dumps({
+        "wall": wall,
+        "rss_python_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_ffmpeg_mb": peak_child[0] / 1024,
+    }))
+
+
+def _watch_children() -> list[int]:
+    """Poll the peak RSS (VmHWM, kB) of this process's children after their exec (ru_maxrss would
+    count the forked copy of the Python parent)."""
+    import threading
+
+    peak = [0]
+
+    def poll() -> None:
+        me = os.getpid()
+        while True:
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+                if fields.get("PPid", "").strip() == str(me) and "ffmpeg" in fields.get("Name", ""):
+                    peak[0] = max(peak[0], int(fields.get("VmHWM", "0 kB").split()[0]))
+            time.sleep(0.05)
+
+    threading.Thread(target=poll, daemon=True).start()
+    return peak
+
+
+def _ffmpeg_floor(src: Path, dst: Path) -> dict:
+    from avremix.media.ffmpeg import ffmpeg_exe
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(src), "-map", "0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", str(dst)])
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert status == 0, "ffmpeg failed"
+    return {"wall": time.perf_counter() - t0, "rss_python_mb": 0.0, "rss_ffmpeg_mb": usage.ru_maxrss / 1024}
+
+
+def _avremix(mode: str, src: Path, dst: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", mode, str(src), str(dst)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, nargs="+", default=[1, 10, 60])
+    p.add_argument("--out", default="bench-out", help="folder for generated inputs (kept between runs) and outputs")
+    p.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.worker:
+        _worker(*a.worker)
+        return
+    from avremix.samples import make_clip
+
+    out = Path(a.out)
+    out.mkdir(exist_ok=True)
+    rows = []
+    for minutes in a.minutes:
+        src = out / f"in_{minutes:g}min.mp4"
+        if not src.exists():
+            print(f"generating {src} ...", file=sys.stderr)
+            make_clip(src, duration=minutes * 60, size=(320, 240), fps=25)
+        seconds = minutes * 60
+        for name, run in [
+            ("ffmpeg -c:v copy (floor)", lambda: _ffmpeg_floor(src, out / "floor.mp4")),
+            ("avremix --strength 0", lambda: _avremix("strength0", src, out / "s0.mp4")),
+            ("avremix engine, identity model", lambda: _avremix("identity", src, out / "id.mp4")),
+        ]:
+            r = run()
+            rows.append({"minutes": minutes, "job": name, "xrt": seconds / r["wall"], **r})
+            print(f"{minutes:>4g} min  {name:<32} {seconds / r['wall']:7.1f}x real time  "
+                  f"RSS python {r['rss_python_mb']:6.0f} MB  ffmpeg {r['rss_ffmpeg_mb']:5.0f} MB", file=sys.stderr)
+    print("\n| input | job | × real time | peak RSS python (MB) | peak RSS ffmpeg (MB) |")
+    print("|---|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['minutes']:g} min | {r['job']} | {r['xrt']:.0f} | {r['rss_python_mb']:.0f} | {r['rss_ffmpeg_mb']:.0f} |")
+    for job in ("avremix --strength 0", "avremix engine, identity model"):
+        rss = {r["minutes"]: r["rss_python_mb"] for r in rows if r["job"] == job}
+        if len(rss) > 1:
+            lo, hi = min(rss), max(rss)
+            print(f"\n{job}: peak RSS {hi:g} min / {lo:g} min = {rss[hi] / rss[lo]:.2f} (target <= 1.3)")
+
+
+if __name__ == "__main__":
+    main()
