@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -70,13 +71,18 @@ def main(version: bool = typer.Option(False, "--version", help="Print the versio
     if version:
         typer.echo(f"avremix {__version__}")
         raise typer.Exit()
+    signal.signal(signal.SIGTERM, _interrupt)  # a killed job cleans up its temporary output like Ctrl-C
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command()
 @user_errors
 def highlight(
     inputs: list[Path] = typer.Argument(..., help="Video or audio files, or folders of them.", show_default=False),
-    output: Path = typer.Option(..., "-o", "--output", help="Output file; a folder when several inputs or a folder are given.", show_default=False),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file, or a folder (then each output keeps its input's name; required for several inputs).", show_default=False),
     strength: float = typer.Option(1.0, "--strength", "-s", min=0.0, max=1.0, help="0 keeps the input audio (no model runs), 1 is the model's mix; between blends the two."),
     audio_stream: Optional[int] = typer.Option(None, "--audio-stream", help="Which audio stream to process, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
     segment: float = typer.Option(10.0, help="Seconds of audio the model processes per chunk."),
@@ -92,8 +98,7 @@ def highlight(
 ) -> None:
     """Rebalance speech, music and effects of a soundtrack to match the picture.
 
-    The video and every other stream (other audio tracks, subtitles, attachments, chapters, metadata) are
-    copied without re-encoding; only the processed audio stream is replaced.
+    The video and every other stream (other audio tracks, subtitles, attachments, chapters, metadata) are copied without re-encoding; only the processed audio stream is replaced.
     """
     from avremix.engine import EngineConfig
     from avremix.highlight import highlight_file, highlight_many
@@ -106,7 +111,7 @@ def highlight(
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("highlight", total=None, clock="")
         on_progress = lambda done, total: bar.update(task, completed=done, total=total, clock=_clock(done, total))  # noqa: E731
-        if len(inputs) == 1 and not inputs[0].is_dir():
+        if len(inputs) == 1 and not inputs[0].is_dir() and not output.is_dir():
             results = [highlight_file(inputs[0], output, model=model, on_progress=on_progress, **options)]
         else:
             on_file = lambda i, n, path: bar.update(task, description=f"[{i + 1}/{n}] {Path(path).name}", completed=0)  # noqa: E731

@@ -41,39 +41,44 @@ class FrameSampler:
         self.start = float(start)
         self.n_frames = n_frames
 
-    def _pictures(self) -> Iterator[tuple[float, np.ndarray]]:
-        """(time in seconds, RGB array) of every decoded picture, in presentation order."""
-        width, height = self.size
+    def _pictures(self) -> Iterator[tuple[float, av.VideoFrame]]:
+        """(time in seconds, decoded frame) of every picture, in presentation order."""
         with open_container(self.path) as c:
             stream = c.streams[self.stream_index]
             stream.thread_type = "AUTO"
             try:
                 for frame in c.decode(stream):
-                    if frame.pts is None:
-                        continue
-                    t = float(frame.pts * frame.time_base)
-                    yield t, frame.to_ndarray(width=width, height=height, format="rgb24")
+                    if frame.pts is not None:
+                        yield float(frame.pts * frame.time_base), frame
             except av.error.FFmpegError as e:
                 raise MediaError(f"video decoding failed (damaged or truncated file): {e.strerror or e}", self.path) from None
 
+    def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        width, height = self.size
+        return frame.to_ndarray(width=width, height=height, format="rgb24")  # [H, W, 3]
+
     def __iter__(self) -> Iterator[np.ndarray]:
         k = 0
-        held: np.ndarray | None = None  # the picture on screen at the next target time
+        held: av.VideoFrame | None = None  # the picture on screen at the next target time
+        held_rgb: np.ndarray | None = None  # converted only when it is emitted (most pictures are skipped)
         eps = 1e-3  # a picture due within a millisecond of the target time counts as on screen (rounding)
         for t, picture in self._pictures():
             # emit every target time that comes before this picture is due: the held one was on screen then
             while held is not None and self.start + k / self.fps < t - eps:
                 if self.n_frames is not None and k >= self.n_frames:
                     return
-                yield held
+                if held_rgb is None:
+                    held_rgb = self._rgb(held)
+                yield held_rgb
                 k += 1
-            held = picture
+            held, held_rgb = picture, None
         if held is None:
             raise MediaError("video stream contains no decodable pictures", self.path)
+        held_rgb = self._rgb(held)
         while self.n_frames is None and self.start + k / self.fps < self._end() or (
             self.n_frames is not None and k < self.n_frames
         ):
-            yield held
+            yield held_rgb
             k += 1
 
     def _end(self) -> float:

@@ -46,10 +46,9 @@ class AudioCodec:
 
 
 def _bitrate(stream: StreamInfo | None, channels: int) -> str:
-    """Input's bit rate when known (at least 64 kb/s per channel), else 96 kb/s per channel."""
-    floor = 64_000 * channels
-    rate = max(stream.bit_rate or 0, floor) if stream is not None and stream.bit_rate else 96_000 * channels
-    return f"{min(rate, 512_000 * max(channels, 2)) // 1000}k"
+    """The input's bit rate, at least 96 kb/s per channel (a re-encode needs headroom), at most 320 kb/s per channel."""
+    rate = max((stream.bit_rate or 0) if stream is not None else 0, 96_000 * channels)
+    return f"{min(rate, 320_000 * channels) // 1000}k"
 
 
 def _pcm_for(stream: StreamInfo | None) -> str:
@@ -86,6 +85,8 @@ def choose_audio_codec(output: str | os.PathLike, source: StreamInfo | None, cha
         if codec == "vorbis":
             return AudioCodec("libvorbis", ("-b", _bitrate(source, channels)))
         return AudioCodec("libopus", ("-b", _bitrate(source, channels)))
+    if ext == ".m4a":  # the iPod/M4A muxer holds AAC and ALAC
+        return AudioCodec("alac") if codec in LOSSLESS_CODECS else AudioCodec("aac", ("-b", _bitrate(source, channels)))
     if codec in LOSSLESS_CODECS:
         if codec == "flac" or codec in _LOSSLESS_ENCODERS:
             return _flac_for(source)
@@ -279,7 +280,7 @@ class MediaWriter:
             return "unknown error"
         self._log.seek(0)
         lines = [ln.strip() for ln in self._log.read().decode(errors="replace").splitlines() if ln.strip()]
-        return lines[-1] if lines else "unknown error"
+        return lines[0] if lines else "unknown error"  # ffmpeg's first complaint names the cause
 
 
 def _muxer_for(path: Path) -> str:
