@@ -6,7 +6,10 @@ STAMP  := $(VENV)/.installed
 SAMPLE := samples/sample.mp4
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install run test test-all bench clean
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+ASSETS := espeak-ng fluidsynth timgm6mb-soundfont heroes-sound-effects sound-theme-freedesktop sox
+
+.PHONY: install run test test-all bench data-assets clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +35,11 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
+
+# optional Debian packages: real voices, a General MIDI soundfont and sound effects for `build-dataset`
+data-assets:
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(ASSETS)
 
 clean:
 	rm -rf samples bench-out .pytest_cache

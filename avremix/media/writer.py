@@ -16,6 +16,7 @@ import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -294,3 +295,48 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, co
     """Write float32 ``[C, T]`` audio to an audio file (wav/flac/mp3/m4a/ogg), atomically."""
     with MediaWriter(path, sample_rate, audio.shape[0], codec=codec) as w:
         w.write(audio)
+
+
+def encode_video(
+    path: str | os.PathLike,
+    frames: Iterable[np.ndarray],
+    fps: float,
+    size: tuple[int, int],
+    audio: np.ndarray | None = None,
+    sample_rate: int | None = None,
+) -> None:
+    """Encode RGB frames ``[H, W, 3]`` (H.264, yuv420p) with optional audio ``[C, T]`` (AAC) into an mp4,
+    streaming the frames through ffmpeg's stdin; written to a temporary file and renamed when complete."""
+    out = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".part{out.suffix}", dir=out.parent)
+    os.close(fd)
+    audio_tmp = None
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size[0]}x{size[1]}", "-r", f"{fps}", "-i", "pipe:0"]
+    try:
+        if audio is not None:
+            fd, audio_tmp = tempfile.mkstemp(suffix=".f32", dir=out.parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(np.ascontiguousarray(np.atleast_2d(audio).T, dtype="<f4").tobytes())
+            channels = np.atleast_2d(audio).shape[0]
+            cmd += ["-f", "f32le", "-sample_rate", str(sample_rate), "-ch_layout", {1: "mono", 2: "stereo"}.get(channels, f"{channels}c"), "-i", audio_tmp]
+            cmd += ["-c:a", "aac", "-b:a", f"{64 * channels}k"]
+        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-f", "mp4", tmp]
+        with tempfile.TemporaryFile() as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+            try:
+                for frame in frames:
+                    proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+            except BrokenPipeError:
+                pass
+            finally:
+                proc.stdin.close()
+            if proc.wait() != 0:
+                log.seek(0)
+                first = (log.read().decode(errors="replace").strip().splitlines() or ["unknown error"])[0]
+                raise MediaError(f"ffmpeg could not encode the video: {first}", out)
+        os.replace(tmp, out)
+    finally:
+        for p in (tmp, audio_tmp):
+            if p is not None and os.path.exists(p):
+                os.unlink(p)
