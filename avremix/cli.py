@@ -28,6 +28,12 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
+_OUT = typer.Option(..., "-o", "--output", help="Dataset folder (created; re-running completes it, skipping finished items).", show_default=False)
+_JOBS = typer.Option(1, "-j", "--jobs", help="Parallel worker processes.")
+_SEED = typer.Option(0, help="Seed: the same seed gives the same result.")
+_JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+_QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+
 
 def _fail(message: str, code: int) -> None:
     err.print(f"[bold red]avremix: error:[/] {message}", highlight=False, soft_wrap=True)
@@ -84,6 +90,8 @@ def highlight(
     inputs: list[Path] = typer.Argument(..., help="Video or audio files, or folders of them.", show_default=False),
     output: Path = typer.Option(..., "-o", "--output", help="Output file, or a folder (then each output keeps its input's name; required for several inputs).", show_default=False),
     strength: float = typer.Option(1.0, "--strength", "-s", min=0.0, max=1.0, help="0 keeps the input audio (no model runs), 1 is the model's mix; between blends the two."),
+    model_name: Optional[str] = typer.Option(None, "--model", "-m", help="A shipped model name (see `avremix models`) or a model folder. Default: the shipped default."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model (default: the model's own, 6 midpoint steps)."),
     audio_stream: Optional[int] = typer.Option(None, "--audio-stream", help="Which audio stream to process, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
     segment: float = typer.Option(10.0, help="Seconds of audio the model processes per chunk."),
     overlap: float = typer.Option(1.0, help="Seconds shared by neighbouring chunks, crossfaded."),
@@ -103,9 +111,11 @@ def highlight(
     from avremix.engine import EngineConfig
     from avremix.highlight import highlight_file, highlight_many
 
-    model = None
-    if strength > 0:
-        raise AvremixError("no highlight model is installed yet; run with --strength 0 to remux the audio unchanged")
+    from avremix.checkpoint import DEFAULT_MODEL, load
+
+    model = load(model_name or DEFAULT_MODEL) if strength > 0 else None  # loaded once for every input
+    if model is not None and steps is not None and hasattr(model.config, "steps"):
+        model.config.steps = steps
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision, seed=seed)
     options = dict(strength=strength, audio_stream=audio_stream, config=config, overwrite=overwrite)
     with _progress(quiet or as_json) as bar:
@@ -137,6 +147,73 @@ def _report(results, as_json: bool, quiet: bool) -> None:
 
 @app.command()
 @user_errors
+def train(
+    data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder (build-dataset muddy).", show_default=False),
+    output: Path = typer.Option(..., "-o", "--output", help="Run folder: log.csv, train_state.pt, model/ (the exported EMA model).", show_default=False),
+    model: str = typer.Option("cfm", "--model", help="cfm (flow-matching highlighter) or visah (the VisAH baseline)."),
+    sets: list[str] = typer.Option([], "--set", help="Override a setting: steps=2000, batch_size=8, lr=3e-4, crop=4.0, model.hidden=96, model.rollout_steps=0 ... (repeatable; unknown keys are errors)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its last checkpoint."),
+    quiet: bool = _QUIET,
+) -> None:
+    """Train a highlighter. Under torchrun it trains data-parallel (DDP)."""
+    from avremix.train import TrainConfig, apply_overrides, model_config_for, train as run_training
+
+    config = TrainConfig(model=model)
+    model_config = model_config_for(model)
+    apply_overrides(config, model_config, sets)
+    with _progress(quiet) as bar:
+        task = bar.add_task(f"train {model}", total=config.steps, clock="")
+        last, _ = run_training(data, output, config, model_config, resume,
+                            on_log=lambda row: bar.update(task, completed=row["step"], clock=f"step {row['step']} loss {row['loss']:.4f}"))
+    err.print(f"{output}: {last.get('step')} steps, last loss {last.get('loss')}; model in {output / 'model'}", highlight=False)
+
+
+@app.command()
+@user_errors
+def evaluate(
+    model_name: str = typer.Option(None, "--model", "-m", help="Shipped model name or model folder (default: the shipped default).", show_default=False),
+    data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder.", show_default=False),
+    split: str = typer.Option("test", help="train, val or test."),
+    shuffle_video: bool = typer.Option(False, "--shuffle-video", help="Feed every clip another clip's frames (does the model use the picture?)."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model."),
+    seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
+) -> None:
+    """MAG / ENV / W-dis of a model's output and of the input against the target on a dataset split."""
+    from avremix.checkpoint import DEFAULT_MODEL, load
+    from avremix.evaluate import evaluate as run_evaluation
+
+    model = load(model_name or DEFAULT_MODEL)
+    if steps is not None and hasattr(model.config, "steps"):
+        model.config.steps = steps
+    with _progress(quiet or as_json) as bar:
+        task = bar.add_task("evaluate", total=None, clock="")
+        result = run_evaluation(model, data, split, shuffle_video=shuffle_video, seed=seed, on_batch=lambda b, n: bar.update(task, completed=b, total=n, clock=f"{b}/{n} batches"))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(f"{result['examples']} {split} examples{' (video shuffled)' if shuffle_video else ''}")
+    for m in ("MAG", "ENV", "W-dis"):
+        typer.echo(f"  {m:<6} input {result[f'input_{m}']:.5f}   model {result[f'model_{m}']:.5f}")
+
+
+@app.command()
+@user_errors
+def models(as_json: bool = _JSON) -> None:
+    """List the models that ship with avremix."""
+    from avremix.checkpoint import list_models
+
+    found = list_models()
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    if not found:
+        typer.echo("no models ship in this installation")
+    for m in found:
+        typer.echo(f"{m['name']:<20} {m['model']:<6} {m['size_mb']:>5} MB  {m['sample_rate']} Hz {m['fps']} fps{'  (default)' if m['default'] else ''}  {m['summary']}")
+
+
+@app.command()
+@user_errors
 def probe(
     path: Path = typer.Argument(..., help="Media file to describe.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -162,11 +239,6 @@ def probe(
 datasets = typer.Typer(help="Build datasets (offline synthetic corpus, Muddy Mix, AV-CASS mixtures, hard pairs).", no_args_is_help=True)
 app.add_typer(datasets, name="build-dataset")
 
-_OUT = typer.Option(..., "-o", "--output", help="Dataset folder (created; re-running completes it, skipping finished items).", show_default=False)
-_JOBS = typer.Option(1, "-j", "--jobs", help="Parallel worker processes.")
-_SEED = typer.Option(0, help="Seed: the same seed builds the same dataset.")
-_JSON = typer.Option(False, "--json", help="Print the build summary as JSON on stdout.")
-_QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 
 
 def _build(run, quiet: bool, as_json: bool) -> None:
@@ -259,9 +331,7 @@ def _pending(name: str, issue: int):
     return command
 
 
-train = _pending("train", 4)
 separate = _pending("separate", 0)
-evaluate = _pending("evaluate", 4)
 
 
 if __name__ == "__main__":  # pragma: no cover

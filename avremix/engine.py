@@ -11,6 +11,9 @@ later chunk can touch them, so memory is bounded by a few segments, whatever the
 Grid: segment, overlap and context are whole video frames of the model's fps (when the model takes
 video), so each chunk starts on a frame boundary and gets exactly its frames' context.
 
+Rates: a model working at a lower rate than the file's sees the band below its Nyquist frequency; the
+band above it passes through unchanged (input minus its resampling round trip is added back).
+
 Channels: every input channel is an item of the batch (the model sees mono audio); all channels of a
 chunk get the same visual context and the same noise. Mono, stereo and 5.1 all keep their layout.
 
@@ -240,7 +243,9 @@ class Engine:
             y = self.model(xt.to(self.device), visual=visual, noise=noise)
         y = y.float().cpu()
         if self.model_rate != self.sample_rate:
-            y = AF.resample(y, self.model_rate, self.sample_rate)
+            y = _fit(AF.resample(y, self.model_rate, self.sample_rate), L)
+            if self.model_rate < self.sample_rate:  # keep the band the model cannot see, as it was
+                y = y + torch.from_numpy(x).reshape(B * C, 1, L) - _fit(AF.resample(xt.cpu(), self.model_rate, self.sample_rate), L)
         y = _fit(y, L).reshape(B, C, L).numpy()  # [B, C, L]
         if self.strength != 1.0:
             y = (1.0 - self.strength) * x + self.strength * y

@@ -54,3 +54,32 @@ def framemd5(path: Path, spec: str = "v:0") -> list[str]:
         capture_output=True, text=True, check=True,
     ).stdout
     return [line for line in out.splitlines() if line and not line.startswith("#")]
+
+
+@pytest.fixture(scope="session")
+def synth_corpus(tmp_path_factory):
+    """A small procedural synth corpus (needs no Debian asset)."""
+    from avremix.data import synth
+
+    root = tmp_path_factory.mktemp("synth")
+    summary = synth.build(root, n_clips=4, seed=3, config=synth.SynthConfig(duration=4.0, sources="procedural"), jobs=2)
+    assert not summary.failed, summary.failed
+    return root
+
+
+@pytest.fixture(scope="session")
+def muddy_corpus(synth_corpus, tmp_path_factory):
+    """Muddy Mix examples made from ``synth_corpus``; every split gets the examples (tiny data)."""
+    import json
+
+    from avremix.data import muddy
+
+    root = tmp_path_factory.mktemp("muddy")
+    specs, _ = muddy.plan(root, synth_dir=synth_corpus, config=muddy.MuddyConfig(window=4.0), seed=0)
+    muddy.build(root, specs)
+    rows = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines()]
+    with open(root / "manifest.jsonl", "w") as f:  # the same examples in train, val and test
+        for split in ("train", "val", "test"):
+            for row in rows:
+                f.write(json.dumps({**row, "split": split}) + "\n")
+    return root

@@ -1,0 +1,66 @@
+"""Objective metrics of a highlighted clip against its target (lower is better), after VisAH.
+
+- ``MAG``: mean squared distance between STFT magnitudes (512-point window, 128 hop) of prediction and
+  target: closeness in the time-frequency domain.
+- ``ENV``: mean squared distance between their amplitude envelopes (magnitude of the analytic signal,
+  Hilbert transform): closeness in the time domain.
+- ``W-dis``: Wasserstein-1 distance, in seconds, between the two clips' loudness-over-time curves (RMS in
+  20 ms frames) taken as distributions over time: the minimum cost of moving one clip's energy in time
+  to match the other's (time alignment of what is highlighted when).
+
+Each takes waveforms ``[B, 1, T]`` (or ``[B, T]``) and returns one value per clip ``[B]``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(x.shape[0], -1).float()  # [B, T]
+
+
+def mag(pred: torch.Tensor, target: torch.Tensor, n_fft: int = 512, hop: int = 128) -> torch.Tensor:
+    window = torch.hann_window(n_fft, device=pred.device)
+    p = torch.stft(_flat(pred), n_fft, hop, window=window, return_complex=True).abs()
+    t = torch.stft(_flat(target), n_fft, hop, window=window, return_complex=True).abs()
+    return ((p - t) ** 2).mean(dim=(1, 2))
+
+
+def envelope(x: torch.Tensor) -> torch.Tensor:
+    """|analytic signal| of ``[B, T]`` (FFT Hilbert transform)."""
+    n = x.shape[-1]
+    spec = torch.fft.fft(x, dim=-1)
+    h = torch.zeros(n, device=x.device)
+    h[0] = 1
+    if n % 2 == 0:
+        h[n // 2] = 1
+        h[1 : n // 2] = 2
+    else:
+        h[1 : (n + 1) // 2] = 2
+    return torch.fft.ifft(spec * h, dim=-1).abs()
+
+
+def env(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return ((envelope(_flat(pred)) - envelope(_flat(target))) ** 2).mean(dim=1)
+
+
+def wdis(pred: torch.Tensor, target: torch.Tensor, sample_rate: int = 16000, frame: float = 0.02) -> torch.Tensor:
+    n = int(sample_rate * frame)
+
+    def distribution(x: torch.Tensor) -> torch.Tensor:
+        x = _flat(x)
+        frames = x[:, : x.shape[1] // n * n].reshape(x.shape[0], -1, n)
+        rms = frames.pow(2).mean(-1).sqrt() + 1e-8  # [B, frames]
+        return rms / rms.sum(dim=1, keepdim=True)
+
+    cdf_p, cdf_t = distribution(pred).cumsum(1), distribution(target).cumsum(1)
+    return (cdf_p - cdf_t).abs().sum(dim=1) * frame
+
+
+METRICS = {"MAG": mag, "ENV": env, "W-dis": wdis}
+
+
+def score(pred: torch.Tensor, target: torch.Tensor, sample_rate: int = 16000) -> dict[str, torch.Tensor]:
+    """All metrics, one value per clip."""
+    return {"MAG": mag(pred, target), "ENV": env(pred, target), "W-dis": wdis(pred, target, sample_rate)}

@@ -1,0 +1,141 @@
+"""Building blocks shared by the highlighting networks: the spectral representation, the frame encoder,
+time embeddings and residual blocks.
+
+Representation: 16 kHz mono audio, STFT with a 640-sample Hann window and a 320-sample hop (50 frames a
+second, so 5 STFT frames per video frame at 10 fps), 321 bins. The complex spectrum is *compressed*,
+``|X|^0.3 · e^{i·angle(X)}``, and its real and imaginary parts are stacked as channels. Compression
+lifts quiet components (a suppressed dialogue at −12 dB) into a range a network sees, keeps the phase
+so the inverse is exact, and makes gains act multiplicatively (a gain g becomes g^0.3), which suits a
+task that is mostly rebalancing levels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class SpectralConfig:
+    sample_rate: int = 16000
+    n_fft: int = 640
+    hop: int = 320
+    power: float = 0.3  # magnitude compression exponent
+    scale: float = 1.0  # multiplies the compressed spectrum (keeps values ~unit variance)
+
+
+class Spectral(nn.Module):
+    """Waveform ``[B, 1, T]`` ⇄ compressed complex spectrum ``[B, 2, F, N]``."""
+
+    def __init__(self, config: SpectralConfig):
+        super().__init__()
+        self.config = config
+        self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+
+    @property
+    def bins(self) -> int:
+        return self.config.n_fft // 2 + 1
+
+    def stft(self, audio: torch.Tensor) -> torch.Tensor:
+        """``[B, 1, T]`` → complex ``[B, F, N]`` with ``N = T // hop + 1``."""
+        c = self.config
+        return torch.stft(audio[:, 0].float(), c.n_fft, c.hop, window=self.window, center=True, return_complex=True)
+
+    def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        c = self.config
+        return torch.istft(spec, c.n_fft, c.hop, window=self.window, center=True, length=length)[:, None]  # [B, 1, T]
+
+    def encode(self, audio: torch.Tensor) -> torch.Tensor:
+        """Compressed spectrum ``[B, 2, F, N]``."""
+        spec = self.stft(audio)
+        mag = spec.abs().clamp_min(1e-8)
+        comp = spec * (mag ** (self.config.power - 1)) * self.config.scale
+        return torch.stack([comp.real, comp.imag], dim=1)
+
+    def decode(self, x: torch.Tensor, length: int) -> torch.Tensor:
+        """Inverse of :meth:`encode`: ``[B, 2, F, N]`` → ``[B, 1, length]``."""
+        comp = torch.complex(x[:, 0].float(), x[:, 1].float()) / self.config.scale
+        mag = comp.abs().clamp_min(1e-8)
+        spec = comp * (mag ** (1.0 / self.config.power - 1))
+        return self.istft(spec, length)
+
+
+class FrameEncoder(nn.Module):
+    """A small CNN trained with the highlighter: uint8 frames ``[B, F, H, W, 3]`` → features ``[B, F, dim]``.
+
+    Four strided convolutions (64x64 → 4x4), global average pooling, then a temporal convolution over
+    neighbouring frames, so motion (mouth opening, a flash) is visible to it, not only appearance.
+    """
+
+    def __init__(self, dim: int = 64, width: int = 8):
+        super().__init__()
+        layers, c_in = [], 3
+        for c_out in (width, 2 * width, 4 * width, 4 * width):
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(4, c_out), nn.GELU()]
+            c_in = c_out
+        self.cnn = nn.Sequential(*layers)
+        self.temporal = nn.Conv1d(2 * c_in, dim, 3, padding=1)  # appearance and frame difference
+        self.register_buffer("mean", torch.tensor([0.45, 0.45, 0.45]).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        B, Fn = frames.shape[:2]
+        x = frames.reshape(B * Fn, *frames.shape[2:]).permute(0, 3, 1, 2).float() / 255.0 - self.mean  # [B*F, 3, H, W]
+        x = self.cnn(x).mean(dim=(2, 3)).reshape(B, Fn, -1)  # [B, F, C]
+        diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)  # [B, F, C]
+        h = torch.cat([x, diff], dim=2).transpose(1, 2)  # [B, 2C, F]
+        return F.gelu(self.temporal(h)).transpose(1, 2)  # [B, F, dim]
+
+
+def sinusoidal(x: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding of positions or times ``x [...]`` → ``[..., dim]``."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=x.device, dtype=torch.float32) / half)
+    args = x.float()[..., None] * freqs
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+class ChannelNorm(nn.LayerNorm):
+    """LayerNorm over channels at each time step of ``[B, C, N]``: no statistic spans time, so a chunk
+    is normalised the same whether it is processed alone or inside a longer clip."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+class ResBlock(nn.Module):
+    """Dilated residual 1-D convolution block with FiLM conditioning: ``h + conv(norm(h) * (1 + s) + b)``."""
+
+    def __init__(self, dim: int, dilation: int, cond_dim: int | None = None):
+        super().__init__()
+        self.norm = ChannelNorm(dim)
+        self.conv1 = nn.Conv1d(dim, dim, 3, padding=dilation, dilation=dilation)
+        self.conv2 = nn.Conv1d(dim, dim, 1)
+        self.film = nn.Linear(cond_dim, 2 * dim) if cond_dim else None
+
+    def forward(self, h: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.norm(h)  # [B, C, N]
+        if self.film is not None and cond is not None:
+            scale, shift = self.film(cond).chunk(2, dim=-1)  # [B, C] each
+            x = x * (1 + scale[..., None]) + shift[..., None]
+        return h + self.conv2(F.gelu(self.conv1(F.gelu(x))))
+
+
+def frames_to_steps(features: torch.Tensor, n_steps: int) -> torch.Tensor:
+    """Per-frame features ``[B, F, D]`` repeated onto ``n_steps`` STFT frames → ``[B, D, n_steps]``."""
+    x = features.transpose(1, 2)  # [B, D, F]
+    return F.interpolate(x, size=n_steps, mode="nearest")
+
+
+def multi_resolution_stft_loss(pred: torch.Tensor, target: torch.Tensor, windows: tuple[int, ...] = (2048, 1024, 512)) -> torch.Tensor:
+    """L1 distance of STFT magnitudes at several resolutions (VisAH's training loss); ``[B, 1, T]`` each."""
+    loss = pred.new_zeros(())
+    for n in windows:
+        window = torch.hann_window(n, device=pred.device)
+        p = torch.stft(pred[:, 0].float(), n, n // 4, window=window, return_complex=True).abs()
+        t = torch.stft(target[:, 0].float(), n, n // 4, window=window, return_complex=True).abs()
+        loss = loss + F.l1_loss(p, t) + F.l1_loss(torch.log1p(p), torch.log1p(t))
+    return loss / len(windows)

@@ -1,0 +1,314 @@
+"""Training of the highlighters (``avremix train``): one loop for every model, readable top to bottom.
+
+Data: a Muddy Mix dataset (``build-dataset muddy``). With ``augment`` on, every training crop gets fresh
+Muddy Mix gains drawn from its stems (discrete, continuous or time-varying, as the builder does) and a
+random overall level (±6 dB on input and target alike), so the model never sees the same input twice and
+does not learn one loudness.
+
+Loop: AdamW with linear warm-up; gradient clipping; bf16 autocast on CUDA; an EMA of the weights (the
+EMA is what gets exported and validated); every ``checkpoint_every`` steps the full training state
+(``RUN/train_state.pt``: tensors and numbers only, loaded weights-only) and the exported model
+(``RUN/model/``); validation metrics (MAG / ENV / W-dis, ``avremix.metrics``) of the EMA model and of the
+input on the validation split every ``val_every`` steps; one CSV row per log step in ``RUN/log.csv``.
+Under ``torchrun`` (``WORLD_SIZE`` > 1) it runs data-parallel (DDP; gloo on CPU, NCCL on CUDA): each rank
+reads its share of the data, gradients are averaged, rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+import time
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from avremix import checkpoint
+from avremix.data.datasets import MuddyDataset
+from avremix.data.muddy import MODES, adjust
+from avremix.data.store import seed_of
+from avremix.engine import resolve_device
+from avremix.errors import UsageError
+from avremix.metrics import score
+
+
+@dataclass
+class TrainConfig:
+    model: str = "cfm"  # cfm | visah
+    steps: int = 3000  # optimiser steps
+    batch_size: int = 8  # per rank
+    crop: float = 4.0  # seconds per training example
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    warmup: int = 100  # steps of linear learning-rate warm-up
+    grad_clip: float = 1.0
+    ema: float = 0.999  # decay of the weight average
+    augment: bool = True  # fresh Muddy Mix gains and level for every crop
+    checkpoint_every: int = 500
+    val_every: int = 500
+    val_examples: int = 32  # validation crops (same every time)
+    log_every: int = 25
+    workers: int = 0  # DataLoader worker processes
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # bf16 autocast on CUDA
+
+
+# -- configuration ------------------------------------------------------------------------------------------
+def parse_value(text: str, kind):
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(text)
+        return text.lower() in ("true", "1", "yes")
+    if origin is tuple:
+        return tuple(int(v) if v.strip().lstrip("-").isdigit() else float(v) for v in text.split(","))
+    return kind(text)
+
+
+def apply_overrides(train: TrainConfig, model_config, sets: list[str]) -> None:
+    """``key=value`` for the training config, ``model.key=value`` (``model.spectral.key``) for the model's."""
+    for item in sets:
+        if "=" not in item:
+            raise UsageError(f"--set expects key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        target, path = (model_config, key.split(".")[1:]) if key.startswith("model.") else (train, key.split("."))
+        for part in path[:-1]:
+            target = getattr(target, part, None)
+            if not dataclasses.is_dataclass(target):
+                raise UsageError(f"--set {key}: unknown setting")
+        hints = typing.get_type_hints(type(target))
+        name = path[-1]
+        if name not in hints or name not in {f.name for f in dataclasses.fields(target)}:
+            valid = ", ".join(f.name for f in dataclasses.fields(target))
+            raise UsageError(f"--set {key}: unknown setting; valid here: {valid}")
+        try:
+            setattr(target, name, parse_value(text, hints[name]))
+        except ValueError:
+            raise UsageError(f"--set {key}={text}: not a valid {hints[name]}") from None
+
+
+def model_config_for(name: str):
+    """The default config of model ``name``."""
+    if name not in checkpoint.MODELS:
+        raise UsageError(f"--model must be one of {', '.join(checkpoint.MODELS)}, got {name!r}")
+    return checkpoint.MODELS[name][1]()
+
+
+# -- data ------------------------------------------------------------------------------------------------------
+class TrainingSet(Dataset):
+    """Muddy crops; with ``augment``, a new Muddy Mix of the crop's stems every time it is read."""
+
+    def __init__(self, root: str | Path, split: str, crop: float, augment: bool, seed: int):
+        self.base = MuddyDataset(root, split, crop=crop, seed=seed)
+        if not self.base.rows:
+            raise UsageError(f"has no {split} examples", root)
+        self.augment, self.seed, self.calls = augment, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.base.set_epoch(epoch)
+        self.calls = epoch * 1_000_003
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = self.base[index]
+        if not self.augment:
+            return {"input": item["input"], "target": item["target"], "frames": item["frames"]}
+        self.calls += 1
+        rng = np.random.default_rng(seed_of(self.seed, index, self.calls, os.getpid()))
+        stems, target = item["stems"].numpy(), item["target"][0].numpy()
+        sr = self.base.rows[index]["sample_rate"]
+        if all(np.abs(s).max() < 1e-6 for s in stems):
+            mixed = target
+        else:
+            mixed = adjust(stems, target, sr, str(rng.choice(MODES)), rng)["input"]
+        level = 10 ** (rng.uniform(-6, 6) / 20)
+        return {"input": torch.from_numpy(mixed[None] * level).float(), "target": torch.from_numpy(target[None] * level).float(), "frames": item["frames"]}
+
+
+# -- loop ------------------------------------------------------------------------------------------------------
+class EMA:
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                self.shadow[k].mul_(self.decay).add_(v.float(), alpha=1 - self.decay)
+            else:
+                self.shadow[k].copy_(v)
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, batches: list[dict], device: torch.device, shuffle_video: bool = False, seed: int = 0) -> dict[str, float]:
+    """Mean metrics of the model's output and of the input against the target over fixed batches."""
+    model.eval()
+    sums: dict[str, list[float]] = {}
+    g = torch.Generator().manual_seed(seed)
+    for batch in batches:
+        audio, target, frames = batch["input"].to(device), batch["target"], batch["frames"].to(device)
+        if shuffle_video:
+            frames = frames.roll(1, dims=0)  # every clip gets another clip's picture
+        kwargs = {"noise": torch.randn(audio.shape, generator=g).to(device)} if model.generative else {}
+        out = model(audio, frames, **kwargs).float().cpu()
+        for who, pred in (("model", out), ("input", batch["input"])):
+            for k, v in score(pred, target).items():
+                sums.setdefault(f"{who}_{k}", []).extend(v.tolist())
+    return {k: float(np.mean(v)) for k, v in sums.items()}
+
+
+def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=None,
+          resume: bool = False, on_log: Callable[[dict], None] | None = None) -> tuple[dict, torch.nn.Module]:
+    """Train ``config.model`` (built from ``model_config``, default: its defaults) on the Muddy dataset
+    ``data`` into the run folder ``out``; returns the last log row and the trained (non-EMA) model."""
+    rank, world = _distributed()
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device) if world == 1 or not torch.cuda.is_available() else torch.device("cuda", rank % torch.cuda.device_count())
+    out = Path(out)
+    model_config = model_config or model_config_for(config.model)
+    model = checkpoint.MODELS[config.model][0](model_config).to(device)
+    ema = EMA(model, config.ema)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    step = 0
+    state_path = out / "train_state.pt"
+    if resume:
+        if not state_path.exists():
+            raise UsageError("--resume: no train_state.pt in the run folder", out)
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        ema.shadow = state["ema"]
+        opt.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+    elif state_path.exists():
+        raise UsageError("already holds a training run; pass --resume to continue it or choose another folder", out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+
+    train_set = TrainingSet(data, "train", config.crop, config.augment, config.seed + rank)
+    sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed) if world > 1 else None
+    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
+                        num_workers=config.workers, drop_last=len(train_set) >= config.batch_size * world,
+                        generator=torch.Generator().manual_seed(config.seed))
+    val_batches = _validation_batches(data, config) if rank == 0 else []
+    objective = _Objective(model)
+    net = torch.nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
+    autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
+    log_file = out / "log.csv"
+    writer = handle = None
+    if rank == 0:
+        new = not log_file.exists() or not resume
+        handle = open(log_file, "w" if new else "a", newline="")
+        writer = csv.DictWriter(handle, LOG_FIELDS, restval="", extrasaction="ignore")
+        if new:
+            writer.writeheader()
+    epoch, t0, last = step // max(1, len(loader)), time.perf_counter(), {}
+    while step < config.steps:
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        for batch in loader:
+            if step >= config.steps:
+                break
+            model.train()
+            lr = config.lr * min(1.0, (step + 1) / max(1, config.warmup))
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with torch.autocast(**autocast):
+                loss, parts = net(batch["input"].to(device), batch["target"].to(device), batch["frames"].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip).item()
+            opt.step()
+            ema.update(model)
+            step += 1
+            last = {"step": step, "loss": round(loss.item(), 5), **{k: round(v, 5) for k, v in parts.items()},
+                    "grad_norm": round(grad, 3), "lr": lr, "seconds": round(time.perf_counter() - t0, 1)}
+            if rank == 0 and (step % config.log_every == 0 or step == config.steps):
+                _log(writer, handle, last)
+                if on_log:
+                    on_log(last)
+            if rank == 0 and (step % config.val_every == 0 or step == config.steps):
+                metrics = _validate_ema(model, ema, val_batches, device)
+                last = {**last, **{f"val_{k}": round(v, 6) for k, v in metrics.items()}}
+                _log(writer, handle, last)
+                if on_log:
+                    on_log(last)
+            if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
+                _save(out, model, ema, opt, step, config)
+        epoch += 1
+    if writer is not None:
+        handle.close()
+    if world > 1:
+        dist.barrier()
+    return last, model
+
+
+class _Objective(torch.nn.Module):
+    """The model's training loss as a forward pass, so DDP's gradient averaging sees it."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, audio: torch.Tensor, target: torch.Tensor, frames: torch.Tensor):
+        return self.model.loss(audio, target, frames)
+
+
+def _validation_batches(data, config: TrainConfig) -> list[dict]:
+    try:
+        val = MuddyDataset(data, "val", crop=config.crop, seed=config.seed + 12345)
+    except UsageError:
+        return []
+    if not val.rows:
+        val = MuddyDataset(data, "test", crop=config.crop, seed=config.seed + 12345)
+    items = [val[i % len(val)] for i in range(min(config.val_examples, max(len(val), 1) * 4))] if len(val) else []
+    keys = ("input", "target", "frames")
+    return [{k: torch.stack([it[k] for it in items[i : i + config.batch_size]]) for k in keys} for i in range(0, len(items), config.batch_size)]
+
+
+def _validate_ema(model, ema: EMA, batches, device) -> dict[str, float]:
+    if not batches:
+        return {}
+    backup = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict({k: v.to(backup[k].dtype) for k, v in ema.shadow.items()})
+    try:
+        return validate(model, batches, device)
+    finally:
+        model.load_state_dict(backup)
+
+
+LOG_FIELDS = ["step", "loss", "fm", "rollout", "mrstft", "grad_norm", "lr", "seconds"] + [
+    f"val_{who}_{m}" for who in ("model", "input") for m in ("MAG", "ENV", "W-dis")]
+
+
+def _log(writer, handle, row: dict) -> None:
+    writer.writerow(row)
+    handle.flush()
+
+
+def _save(out: Path, model, ema: EMA, opt, step: int, config: TrainConfig) -> None:
+    state = {"model": model.state_dict(), "ema": ema.shadow, "optimizer": opt.state_dict(), "step": step}
+    tmp = out / ".train_state.pt.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, out / "train_state.pt")
+    checkpoint.save(model, out / "model", state=ema.shadow, notes={"steps": step, "train": dataclasses.asdict(config)})

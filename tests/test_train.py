@@ -1,0 +1,100 @@
+"""`avremix train`: overrides, checkpoints and resume, validation log, DDP on two CPU ranks."""
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from avremix import checkpoint
+from avremix.errors import UsageError
+from avremix.nets.visah import VisAHConfig
+from avremix.train import TrainConfig, apply_overrides, train
+
+TINY_SETS = ["model.hidden=32", "model.enc_blocks=1", "model.latent_layers=1", "model.context_layers=1", "model.heads=2", "model.visual_dim=16"]
+
+
+def tiny(steps: int, **kw) -> tuple[TrainConfig, VisAHConfig]:
+    config = TrainConfig(model="visah", steps=steps, batch_size=2, crop=1.0, val_every=2, checkpoint_every=2, log_every=1, val_examples=2, **kw)
+    model_config = VisAHConfig()
+    apply_overrides(config, model_config, TINY_SETS)
+    return config, model_config
+
+
+def test_overrides_are_typed_and_checked():
+    config, model_config = TrainConfig(), VisAHConfig()
+    apply_overrides(config, model_config, ["steps=7", "lr=0.001", "augment=false", "model.hidden=48", "model.spectral.hop=160", "model.frame_size=32,32"])
+    assert (config.steps, config.lr, config.augment) == (7, 0.001, False)
+    assert (model_config.hidden, model_config.spectral.hop, model_config.frame_size) == (48, 160, (32, 32))
+    with pytest.raises(UsageError, match="unknown setting"):
+        apply_overrides(config, model_config, ["stepz=3"])
+    with pytest.raises(UsageError, match="unknown setting"):
+        apply_overrides(config, model_config, ["model.depth=3"])
+    with pytest.raises(UsageError, match="not a valid"):
+        apply_overrides(config, model_config, ["steps=many"])
+
+
+def test_train_checkpoint_resume_and_export(muddy_corpus, tmp_path):
+    run = tmp_path / "run"
+    config, model_config = tiny(3)
+    last, _ = train(muddy_corpus, run, config, model_config)
+    assert last["step"] == 3 and "val_model_MAG" in last
+    with pytest.raises(UsageError, match="--resume"):
+        train(muddy_corpus, run, config, model_config)
+    config, model_config = tiny(5)
+    last, _ = train(muddy_corpus, run, config, model_config, resume=True)
+    assert last["step"] == 5
+    state = torch.load(run / "train_state.pt", weights_only=True)
+    assert state["step"] == 5
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(r["step"]) for r in rows if not r["val_model_MAG"]] == [1, 2, 3, 4, 5]
+    assert all(float(r["val_input_MAG"]) > 0 for r in rows if r["val_model_MAG"])
+    model = checkpoint.load(str(run / "model"))
+    assert model.name == "visah" and model.config.hidden == 32
+    x = torch.randn(1, 1, 16000) * 0.1
+    with torch.no_grad():
+        assert model(x, torch.zeros(1, 10, 64, 64, 3, dtype=torch.uint8)).shape == x.shape
+
+
+def test_cli_rejects_unknown_settings(muddy_corpus, tmp_path):
+    from tests.conftest import run_cli
+
+    proc = run_cli("train", "--data", muddy_corpus, "-o", tmp_path / "r", "--set", "nonsense=1")
+    assert proc.returncode == 2 and "nonsense" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_cpu_ranks_end_with_identical_weights(muddy_corpus, tmp_path):
+    worker = tmp_path / "worker.py"
+    worker.write_text(f"""
+import os, sys
+import torch
+from safetensors.torch import save_file
+from avremix.train import TrainConfig, apply_overrides, train
+from avremix.nets.visah import VisAHConfig
+config = TrainConfig(model="visah", steps=3, batch_size=1, crop=1.0, val_every=100, checkpoint_every=100, log_every=1, augment=True)
+model_config = VisAHConfig()
+apply_overrides(config, model_config, {TINY_SETS!r})
+_, model = train(sys.argv[1], sys.argv[2], config, model_config)
+save_file({{k: v.contiguous() for k, v in model.state_dict().items()}}, os.path.join(sys.argv[2], f"rank{{os.environ['RANK']}}.safetensors"))
+""")
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+                           "--master_port", str(_free_port()), str(worker), str(muddy_corpus), str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a, b = load_file(out / "rank0.safetensors"), load_file(out / "rank1.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=0, rtol=0)
+    assert (out / "log.csv").exists()  # rank 0 wrote the log
