@@ -163,5 +163,5 @@ def test_help_explains_every_option():
 
 
 def test_commands_not_built_yet_say_so():
-    proc = run_cli("train", "--model", "cfm")
+    proc = run_cli("separate", "movie.mkv", "--stems", "dx")
     assert proc.returncode == 2 and "not implemented yet" in proc.stderr
