@@ -138,15 +138,21 @@ class TrainingSet(Dataset):
 
 # -- loop ------------------------------------------------------------------------------------------------------
 class EMA:
+    """Exponential moving average of the weights, with warm-up: the decay at update ``n`` is
+    ``min(decay, (1 + n) / (10 + n))``, so a short run's average is not dominated by the initial weights."""
+
     def __init__(self, model: torch.nn.Module, decay: float):
         self.decay = decay
+        self.updates = 0
         self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for k, v in model.state_dict().items():
             if v.is_floating_point():
-                self.shadow[k].mul_(self.decay).add_(v.float(), alpha=1 - self.decay)
+                self.shadow[k].mul_(decay).add_(v.float(), alpha=1 - decay)
             else:
                 self.shadow[k].copy_(v)
 
@@ -199,6 +205,7 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
         ema.shadow = state["ema"]
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
+        ema.updates = step
     elif state_path.exists():
         raise UsageError("already holds a training run; pass --resume to continue it or choose another folder", out)
     if rank == 0:

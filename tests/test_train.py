@@ -98,3 +98,16 @@ save_file({{k: v.contiguous() for k, v in model.state_dict().items()}}, os.path.
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=0, rtol=0)
     assert (out / "log.csv").exists()  # rank 0 wrote the log
+
+
+def test_ema_warms_up():
+    from avremix.train import EMA
+
+    model = torch.nn.Linear(2, 2)
+    ema = EMA(model, 0.999)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    for _ in range(50):
+        ema.update(model)
+    # a plain 0.999 average would still be ~95 % the initial weights after 50 updates
+    assert torch.allclose(ema.shadow["weight"], torch.ones(2, 2), atol=0.05)
