@@ -25,7 +25,7 @@ $(SAMPLE): | $(STAMP)
 
 run: $(STAMP) $(SAMPLE)
 	$(BIN)/avremix probe $(SAMPLE)
-	$(BIN)/avremix highlight $(SAMPLE) -o samples/sample.highlight.mp4 --strength 0 --overwrite
+	$(BIN)/avremix highlight $(SAMPLE) -o samples/sample.highlight.mp4 --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

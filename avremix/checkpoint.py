@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from avremix import __version__
+from avremix.atomic import publish
 from avremix.errors import UsageError
 from avremix.nets.cfm import CFMConfig, CFMHighlighter
 from avremix.nets.visah import VisAH, VisAHConfig
@@ -64,7 +65,7 @@ def save(model: torch.nn.Module, folder: str | os.PathLike, notes: dict | None =
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
         os.close(fd)
         write(tmp)
-        os.replace(tmp, folder / name)
+        publish(tmp, folder / name)
     return folder
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avremix.atomic import publish
 from avremix.errors import MediaError, UsageError
 from avremix.media.ffmpeg import ffmpeg_exe
 from avremix.media.probe import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, MediaInfo, StreamInfo
@@ -253,7 +254,7 @@ class MediaWriter:
             message = self._ffmpeg_error()
             self._cleanup()
             raise MediaError(f"ffmpeg could not write the output: {message}", self.output)
-        os.replace(self._tmp, self.output)
+        publish(self._tmp, self.output)
         self._tmp = None
         self._cleanup()
 
@@ -335,7 +336,7 @@ def encode_video(
                 log.seek(0)
                 first = (log.read().decode(errors="replace").strip().splitlines() or ["unknown error"])[0]
                 raise MediaError(f"ffmpeg could not encode the video: {first}", out)
-        os.replace(tmp, out)
+        publish(tmp, out)
     finally:
         for p in (tmp, audio_tmp):
             if p is not None and os.path.exists(p):

@@ -39,8 +39,8 @@ class CFMConfig:
     fps: float = 10.0  # frame rate the model takes
     frame_size: tuple[int, int] = (64, 64)  # (W, H) of its frames
     sigma0: float = 0.1  # noise added to the input at t = 0
-    steps: int = 6  # default sampling steps
-    method: str = "midpoint"  # default ODE method
+    steps: int = 2  # default sampling steps (the rollout loss trains the field on its own 2-step Euler path)
+    method: str = "euler"  # default ODE method (matches the rollout loss)
     rollout_steps: int = 2  # steps of the rollout loss (0: off)
     rollout_weight: float = 0.5
 
