@@ -91,7 +91,7 @@ def highlight(
     output: Path = typer.Option(..., "-o", "--output", help="Output file, or a folder (then each output keeps its input's name; required for several inputs).", show_default=False),
     strength: float = typer.Option(1.0, "--strength", "-s", min=0.0, max=1.0, help="0 keeps the input audio (no model runs), 1 is the model's mix; between blends the two."),
     model_name: Optional[str] = typer.Option(None, "--model", "-m", help="A shipped model name (see `avremix models`) or a model folder. Default: the shipped default."),
-    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model (default: the model's own, 6 midpoint steps)."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model (default: the model's own; the shipped one uses 2 Euler steps, the path it was trained on)."),
     audio_stream: Optional[int] = typer.Option(None, "--audio-stream", help="Which audio stream to process, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
     segment: float = typer.Option(10.0, help="Seconds of audio the model processes per chunk."),
     overlap: float = typer.Option(1.0, help="Seconds shared by neighbouring chunks, crossfaded."),
@@ -108,10 +108,9 @@ def highlight(
 
     The video and every other stream (other audio tracks, subtitles, attachments, chapters, metadata) are copied without re-encoding; only the processed audio stream is replaced.
     """
+    from avremix.checkpoint import DEFAULT_MODEL, load
     from avremix.engine import EngineConfig
     from avremix.highlight import highlight_file, highlight_many
-
-    from avremix.checkpoint import DEFAULT_MODEL, load
 
     model = load(model_name or DEFAULT_MODEL) if strength > 0 else None  # loaded once for every input
     if model is not None and steps is not None and hasattr(model.config, "steps"):
