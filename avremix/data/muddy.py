@@ -152,6 +152,9 @@ def plan_videos(folder: str | Path, seed: int, cfg: MuddyConfig) -> list[dict]:
         raise UsageError("is not a folder", folder)
     if cfg.separator is None:
         raise UsageError("--videos needs --separator (an HTDemucs checkpoint: htdemucs:PATH)")
+    from avremix.data.separators import separator_path
+
+    separator_path(cfg.separator)
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS | AUDIO_EXTENSIONS)
     if not files:
         raise UsageError("contains no video files", folder)

@@ -85,13 +85,22 @@ def load_htdemucs(path: str | os.PathLike) -> torch.nn.Module:
     return model
 
 
+def separator_path(spec: str) -> Path:
+    """The checkpoint a separator spec names; a clear error for a spec or file that cannot work (checked
+    once, before a build starts, rather than for every file)."""
+    if spec.startswith("htdemucs:"):
+        path = Path(spec.split(":", 1)[1])
+    elif spec.endswith(".th"):
+        path = Path(spec)
+    elif Path(spec).is_dir() and (Path(spec) / "model.json").exists():
+        raise UsageError("avremix separator checkpoints arrive with the AV-CASS issue; use htdemucs:PATH for now", spec)
+    else:
+        raise UsageError(f"unknown separator {spec!r}; use htdemucs:PATH (an HTDemucs .th checkpoint)")
+    if not path.is_file():
+        raise UsageError("separator checkpoint not found", path)
+    return path
+
+
 def load_separator(spec: str, device: str = "cpu") -> Separator:
     """``htdemucs:PATH`` or a ``.th`` path → :class:`HTDemucsSeparator`."""
-    if spec.startswith("htdemucs:"):
-        return HTDemucsSeparator(spec.split(":", 1)[1], device)
-    if spec.endswith(".th"):
-        return HTDemucsSeparator(spec, device)
-    path = Path(spec)
-    if path.is_dir() and (path / "model.json").exists():
-        raise UsageError("avremix separator checkpoints arrive with the AV-CASS issue; use htdemucs:PATH for now", path)
-    raise UsageError(f"unknown separator {spec!r}; use htdemucs:PATH (an HTDemucs .th checkpoint)")
+    return HTDemucsSeparator(separator_path(spec), device)

@@ -112,3 +112,12 @@ def test_cmd_csv_failures_are_listed_not_fatal(tmp_path, htdemucs_checkpoint):
     csv_path.write_text("videoid,clip_name\nabc123def45,Some clip\n")
     specs, failed = muddy.plan(tmp_path / "out", cmd_csv=csv_path, config=muddy.MuddyConfig(separator=f"htdemucs:{htdemucs_checkpoint}"))
     assert specs == [] and failed and failed[0]["source"] == "abc123def45"
+
+
+def test_missing_separator_fails_once_before_building(tmp_path):
+    from avremix.errors import UsageError
+
+    (tmp_path / "movies").mkdir()
+    make_clip(tmp_path / "movies" / "a.mp4", duration=1)
+    with pytest.raises(UsageError, match="separator checkpoint not found"):
+        muddy.plan(tmp_path / "out", videos=tmp_path / "movies", config=muddy.MuddyConfig(separator="htdemucs:/missing/model.th"))
