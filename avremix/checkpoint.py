@@ -11,7 +11,6 @@ import dataclasses
 import json
 import os
 import tempfile
-import typing
 from pathlib import Path
 
 import torch
@@ -19,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from avremix import __version__
 from avremix.atomic import publish
+from avremix.config import config_from_dict
 from avremix.errors import UsageError
 from avremix.nets.cfm import CFMConfig, CFMHighlighter
 from avremix.nets.visah import VisAH, VisAHConfig
@@ -31,24 +31,6 @@ DEFAULT_MODEL = "highlight-cfm"
 def models_dir() -> Path:
     """Where shipped models live: ``AVREMIX_MODELS``, else ``models/`` beside the package."""
     return Path(os.environ.get("AVREMIX_MODELS", Path(__file__).resolve().parent.parent / "models"))
-
-
-def config_from_dict(cls: type, data: dict):
-    """Rebuild a (nested) config dataclass from JSON; unknown keys are errors."""
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise UsageError(f"{cls.__name__} has no field(s) {', '.join(sorted(unknown))}")
-    kwargs = {}
-    for key, value in data.items():
-        kind = hints[key]
-        if dataclasses.is_dataclass(kind):
-            value = config_from_dict(kind, value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[key] = value
-    return cls(**kwargs)
 
 
 def save(model: torch.nn.Module, folder: str | os.PathLike, notes: dict | None = None, state: dict | None = None) -> Path:

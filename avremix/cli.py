@@ -252,7 +252,8 @@ def _build(run, quiet: bool, as_json: bool) -> None:
         err.print(f"built {summary.built} items ({summary.skipped} already done) in {summary.seconds:.1f} s; "
                   f"{summary.examples} examples ({splits}); {len(summary.dropped)} windows dropped", highlight=False)
     for f in summary.failed:
-        err.print(f"[bold red]avremix: failed:[/] {f['source']}: {f['error']}", highlight=False, soft_wrap=True)
+        where = "" if str(f["source"]) in f["error"] else f"{f['source']}: "  # errors usually name their file
+        err.print(f"[bold red]avremix: failed:[/] {where}{f['error']}", highlight=False, soft_wrap=True)
     if summary.failed:
         raise typer.Exit(1)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import math
 import os
 import time
 import typing

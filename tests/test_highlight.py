@@ -22,6 +22,7 @@ def test_strength_0_mp4_keeps_video_packets_and_audio_format(mp4_30s, tmp_path):
     assert framemd5(out) == framemd5(mp4_30s)
     a_in, a_out = probe(mp4_30s).audio_stream(), probe(out).audio_stream()
     assert (a_out.codec, a_out.channels, a_out.sample_rate) == ("aac", 2, 48000)
+    assert (a_out.language, a_out.default) == (a_in.language, a_in.default)
     x, _ = read_audio(mp4_30s)
     y, _ = read_audio(out)
     assert abs(x.shape[1] - y.shape[1]) <= AAC_FRAME

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avremix.config import config_from_dict
 from avremix.data import scene, sources
 from avremix.data.embed import cosine, yamnet_embedding
 from avremix.data.loudness import loudness
@@ -64,8 +65,7 @@ def _pattern(audio: np.ndarray, sr: int, fps: float) -> np.ndarray:
 
 
 def build_item(spec: dict, out: Path) -> tuple[list[dict], list[dict]]:
-    cfg = HardPairsConfig(**{**spec["config"], "video_size": tuple(spec["config"]["video_size"]),
-                             "frame_size": tuple(spec["config"]["frame_size"]), "snr_db": tuple(spec["config"]["snr_db"])})
+    cfg = config_from_dict(HardPairsConfig, spec["config"])
     sr = cfg.sample_rate
     rng = np.random.default_rng([spec["seed"], spec["index"], 11])
     cls = str(rng.choice(sources.EFFECT_CLASSES))

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
+from avremix.config import config_from_dict
 from avremix.data.loudness import loudness
 from avremix.data.store import Store, read_wav, seed_of, split_of, write_wav
 from avremix.errors import MediaError, UsageError
@@ -143,6 +144,9 @@ def plan_synth(synth_root: str | Path, seed: int, cfg: MuddyConfig) -> list[dict
     rows = Store(synth_root, "synth").rows()
     if not rows:
         raise UsageError("holds no synth clips (manifest.jsonl is missing or empty); run `avremix build-dataset synth` first", synth_root)
+    longest = max(row["duration"] for row in rows)
+    if longest < cfg.window:
+        raise UsageError(f"synth clips are {longest:g} s long; use --window {longest:g} or less", synth_root)
     return [{"item": f"muddy-{row['id']}", "source": row["id"], "kind": "synth", "root": str(Path(synth_root).resolve()), "row": row, "seed": seed, "config": asdict(cfg)} for row in rows]
 
 
@@ -192,7 +196,7 @@ def _slug(path: Path) -> str:
 
 
 def build_item(spec: dict, out: Path) -> tuple[list[dict], list[dict]]:
-    cfg = MuddyConfig(**{**spec["config"], "frame_size": tuple(spec["config"]["frame_size"])})
+    cfg = config_from_dict(MuddyConfig, spec["config"])
     rng = np.random.default_rng(seed_of(spec["seed"], spec["item"]))
     windows = _synth_windows(spec, cfg) if spec["kind"] == "synth" else _video_windows(spec, cfg)
     split = spec["row"]["split"] if spec["kind"] == "synth" else split_of(f"movie:{Path(spec['source']).name}")

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avremix.config import config_from_dict
 from avremix.data import scene, sources
 from avremix.data.loudness import normalize_loudness
 from avremix.data.store import Store, split_of, write_wav
@@ -77,7 +78,7 @@ def plan(n_clips: int, seed: int, config: SynthConfig) -> list[dict]:
 
 def build_item(spec: dict, out: Path) -> tuple[list[dict], list[dict]]:
     """Build one clip into ``out``; returns its manifest row."""
-    cfg = SynthConfig(**{**spec["config"], "video_size": tuple(spec["config"]["video_size"]), "frame_size": tuple(spec["config"]["frame_size"])})
+    cfg = config_from_dict(SynthConfig, spec["config"])
     sr, T = cfg.sample_rate, int(round(cfg.duration * cfg.sample_rate))
     split = split_of(spec["source"])
     rng_audio = np.random.default_rng([spec["seed"], spec["index"], 0])

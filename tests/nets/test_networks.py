@@ -62,7 +62,6 @@ def test_chunked_highlight_matches_whole_clip(muddy_corpus, name):
     a, b = ds[0], ds[1]
     audio = torch.cat([a["input"], b["input"]], dim=1)  # [1, 8 s]
     frames = torch.cat([a["frames"], b["frames"]], dim=0)  # [80, H, W, 3]
-    noise = torch.randn(1, 1, audio.shape[1], generator=torch.Generator().manual_seed(3))
     engine = Engine(model, 16000, EngineConfig(segment=4.0, overlap=1.0, context=1.0, device="cpu", seed=3))
     chunked = engine.process(audio.numpy(), list(frames.numpy()))
     with torch.no_grad():
