@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -33,6 +32,8 @@ _JOBS = typer.Option(1, "-j", "--jobs", help="Parallel worker processes.")
 _SEED = typer.Option(0, help="Seed: the same seed gives the same result.")
 _JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+_CLIP_WEIGHTS = typer.Option(None, "--clip-weights", help="Local open_clip weights file, for models whose visual streams include clip or captions.", show_default=False)
+_CLIP_MODEL = typer.Option(None, "--clip-model", help="open_clip model name (e.g. ViT-B-32) or a model-config JSON file; default: the one the model records.", show_default=False)
 
 
 def _fail(message: str, code: int) -> None:
@@ -90,9 +91,9 @@ def highlight(
     inputs: list[Path] = typer.Argument(..., help="Video or audio files, or folders of them.", show_default=False),
     output: Path = typer.Option(..., "-o", "--output", help="Output file, or a folder (then each output keeps its input's name; required for several inputs).", show_default=False),
     strength: float = typer.Option(1.0, "--strength", "-s", min=0.0, max=1.0, help="0 keeps the input audio (no model runs), 1 is the model's mix; between blends the two."),
-    model_name: Optional[str] = typer.Option(None, "--model", "-m", help="A shipped model name (see `avremix models`) or a model folder. Default: the shipped default."),
-    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model (default: the model's own; the shipped one uses 2 Euler steps, the path it was trained on)."),
-    audio_stream: Optional[int] = typer.Option(None, "--audio-stream", help="Which audio stream to process, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
+    model_name: str | None = typer.Option(None, "--model", "-m", help="A shipped model name (see `avremix models`) or a model folder. Default: the shipped default."),
+    steps: int | None = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model (default: the model's own; the shipped one uses 2 Euler steps, the path it was trained on)."),
+    audio_stream: int | None = typer.Option(None, "--audio-stream", help="Which audio stream to process, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
     segment: float = typer.Option(10.0, help="Seconds of audio the model processes per chunk."),
     overlap: float = typer.Option(1.0, help="Seconds shared by neighbouring chunks, crossfaded."),
     context: float = typer.Option(1.0, help="Seconds of neighbouring audio the model also sees on each side of a chunk."),
@@ -100,6 +101,8 @@ def highlight(
     device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     precision: str = typer.Option("auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16."),
     seed: int = typer.Option(0, help="Seed of the initial noise of generative models (same seed, same output)."),
+    clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,
+    captions: Path | None = typer.Option(None, "--captions", help="Captions (JSON or SRT) for a model that takes a captions stream; default: IN.srt or IN.json beside each input.", show_default=False),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -115,17 +118,27 @@ def highlight(
     model = load(model_name or DEFAULT_MODEL) if strength > 0 else None  # loaded once for every input
     if model is not None and steps is not None and hasattr(model.config, "steps"):
         model.config.steps = steps
+    features = _context(model, clip_weights, clip_model) if model is not None else None
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision, seed=seed)
-    options = dict(strength=strength, audio_stream=audio_stream, config=config, overwrite=overwrite)
+    options = dict(strength=strength, audio_stream=audio_stream, config=config, overwrite=overwrite, context=features, captions=captions)
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("highlight", total=None, clock="")
-        on_progress = lambda done, total: bar.update(task, completed=done, total=total, clock=_clock(done, total))  # noqa: E731
+        on_progress = lambda done, total: bar.update(task, completed=done, total=total, clock=_clock(done, total))
         if len(inputs) == 1 and not inputs[0].is_dir() and not output.is_dir():
             results = [highlight_file(inputs[0], output, model=model, on_progress=on_progress, **options)]
         else:
-            on_file = lambda i, n, path: bar.update(task, description=f"[{i + 1}/{n}] {Path(path).name}", completed=0)  # noqa: E731
+            on_file = lambda i, n, path: bar.update(task, description=f"[{i + 1}/{n}] {Path(path).name}", completed=0)
             results = highlight_many(inputs, output, model=model, on_file=on_file, on_progress=on_progress, **options)
     _report(results, as_json, quiet)
+
+
+def _context(model, clip_weights: Path | None, clip_model: str | None):
+    """The feature streams ``model`` takes (None: it takes frames), with the user's CLIP model and weights."""
+    from avremix.features.context import context_for
+
+    if clip_model:
+        model.config.clip_model = clip_model
+    return context_for(model.config, clip_weights)
 
 
 def _report(results, as_json: bool, quiet: bool) -> None:
@@ -152,18 +165,24 @@ def train(
     model: str = typer.Option("cfm", "--model", help="cfm (flow-matching highlighter) or visah (the VisAH baseline)."),
     sets: list[str] = typer.Option([], "--set", help="Override a setting: steps=2000, batch_size=8, lr=3e-4, crop=4.0, model.hidden=96, model.rollout_steps=0 ... (repeatable; unknown keys are errors)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its last checkpoint."),
+    visual: str = typer.Option("frames", "--visual", help="What the model sees: frames (its own CNN on the pixels) or feature streams, comma-separated: builtin (weights-free), clip, captions (these two need --clip-weights)."),
+    clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,
     quiet: bool = _QUIET,
 ) -> None:
-    """Train a highlighter. Under torchrun it trains data-parallel (DDP)."""
-    from avremix.train import TrainConfig, apply_overrides, model_config_for, train as run_training
+    """Train a highlighter. Under torchrun it trains data-parallel (DDP).
+
+    Feature streams are computed once per clip; a clip's captions come from the file its manifest row names under "captions"."""
+    from avremix.train import TrainConfig, apply_overrides, model_config_for
+    from avremix.train import train as run_training
 
     config = TrainConfig(model=model)
     model_config = model_config_for(model)
+    model_config.visual, model_config.clip_model = tuple(s.strip() for s in visual.split(",")), clip_model or ""
     apply_overrides(config, model_config, sets)
     with _progress(quiet) as bar:
         task = bar.add_task(f"train {model}", total=config.steps, clock="")
-        last, _ = run_training(data, output, config, model_config, resume,
-                            on_log=lambda row: bar.update(task, completed=row["step"], clock=f"step {row['step']} loss {row['loss']:.4f}"))
+        last, _ = run_training(data, output, config, model_config, resume, clip_weights=clip_weights,
+                               on_log=lambda row: bar.update(task, completed=row["step"], clock=f"step {row['step']} loss {row['loss']:.4f}"))
     err.print(f"{output}: {last.get('step')} steps, last loss {last.get('loss')}; model in {output / 'model'}", highlight=False)
 
 
@@ -174,7 +193,8 @@ def evaluate(
     data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder.", show_default=False),
     split: str = typer.Option("test", help="train, val or test."),
     shuffle_video: bool = typer.Option(False, "--shuffle-video", help="Feed every clip another clip's frames (does the model use the picture?)."),
-    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model."),
+    steps: int | None = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model."),
+    clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,
     seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
     """MAG / ENV / W-dis of a model's output and of the input against the target on a dataset split."""
@@ -184,9 +204,12 @@ def evaluate(
     model = load(model_name or DEFAULT_MODEL)
     if steps is not None and hasattr(model.config, "steps"):
         model.config.steps = steps
+    if clip_model:
+        model.config.clip_model = clip_model
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("evaluate", total=None, clock="")
-        result = run_evaluation(model, data, split, shuffle_video=shuffle_video, seed=seed, on_batch=lambda b, n: bar.update(task, completed=b, total=n, clock=f"{b}/{n} batches"))
+        result = run_evaluation(model, data, split, shuffle_video=shuffle_video, seed=seed, clip_weights=clip_weights,
+                                on_batch=lambda b, n: bar.update(task, completed=b, total=n, clock=f"{b}/{n} batches"))
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -278,10 +301,10 @@ def build_synth(
 @user_errors
 def build_muddy(
     output: Path = _OUT,
-    synth_dir: Optional[Path] = typer.Option(None, "--synth", help="A synth corpus (known stems serve as the separation)."),
-    videos: Optional[Path] = typer.Option(None, "--videos", help="A folder of movie files (searched recursively)."),
-    cmd_csv: Optional[Path] = typer.Option(None, "--cmd-csv", help="Condensed Movies metadata CSV (videoid column); clips are downloaded with yt-dlp into OUTPUT/downloads."),
-    separator: Optional[str] = typer.Option(None, help="For --videos/--cmd-csv: htdemucs:PATH, an HTDemucs checkpoint in demucs' format."),
+    synth_dir: Path | None = typer.Option(None, "--synth", help="A synth corpus (known stems serve as the separation)."),
+    videos: Path | None = typer.Option(None, "--videos", help="A folder of movie files (searched recursively)."),
+    cmd_csv: Path | None = typer.Option(None, "--cmd-csv", help="Condensed Movies metadata CSV (videoid column); clips are downloaded with yt-dlp into OUTPUT/downloads."),
+    separator: str | None = typer.Option(None, help="For --videos/--cmd-csv: htdemucs:PATH, an HTDemucs checkpoint in demucs' format."),
     mode: str = typer.Option("discrete", help="discrete (±6/9/12 dB, the paper), continuous (6-12 dB), timevarying (new gains every second)."),
     window: float = typer.Option(10.0, help="Seconds per example."),
     jobs: int = _JOBS, seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,

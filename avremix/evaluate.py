@@ -7,21 +7,19 @@ from pathlib import Path
 
 import torch
 
-from avremix.data.datasets import MuddyDataset
-from avremix.errors import UsageError
-from avremix.train import validate
+from avremix.features.context import context_for
+from avremix.train import TrainingSet, validate
 
 
 def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batch_size: int = 4, crop: float | None = None,
              shuffle_video: bool = False, seed: int = 0, device: str | torch.device = "cpu",
-             on_batch: Callable[[int, int], None] | None = None) -> dict:
+             on_batch: Callable[[int, int], None] | None = None, clip_weights: str | Path | None = None) -> dict:
     """Mean MAG / ENV / W-dis of the model's output and of the input against the target.
 
     ``shuffle_video`` gives every clip another clip's frames (a model that uses the picture gets worse).
+    ``clip_weights``: the open_clip weights of a model that takes clip/captions features.
     """
-    ds = MuddyDataset(data, split, crop=crop, seed=seed)
-    if not ds.rows:
-        raise UsageError(f"has no {split} examples", data)
+    ds = TrainingSet(data, split, crop, False, seed, context_for(model.config, clip_weights))
     model = model.to(device).eval()
     results: dict[str, list[float]] = {}
     n_batches = (len(ds) + batch_size - 1) // batch_size

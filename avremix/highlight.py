@@ -19,7 +19,14 @@ import numpy as np
 
 from avremix.engine import ChunkModel, Engine, EngineConfig
 from avremix.errors import AvremixError, MediaError, UsageError
-from avremix.media import AudioDecoder, FrameSampler, MediaWriter, check_output_path, probe
+from avremix.features.context import ContextFeatures
+from avremix.media import (
+    AudioDecoder,
+    FrameSampler,
+    MediaWriter,
+    check_output_path,
+    probe,
+)
 from avremix.media.probe import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 
 #: Called with (seconds done, seconds in total or None).
@@ -55,8 +62,15 @@ def highlight_file(
     config: EngineConfig | None = None,
     overwrite: bool = False,
     on_progress: Progress | None = None,
+    context: ContextFeatures | None = None,
+    captions: str | os.PathLike | None = None,
 ) -> HighlightResult:
-    """Highlight one file. Raises :class:`AvremixError` on bad input; the output then does not exist."""
+    """Highlight one file. Raises :class:`AvremixError` on bad input; the output then does not exist.
+
+    ``context`` computes the feature streams of a model that takes features instead of frames
+    (``features.context.context_for``); ``captions`` is the file its captions stream reads (default: a
+    ``.srt`` or ``.json`` beside the input with the same name, else no captions).
+    """
     if not 0.0 <= strength <= 1.0:
         raise UsageError(f"--strength must be between 0 and 1, got {strength}")
     if strength > 0 and model is None:
@@ -68,12 +82,12 @@ def highlight_file(
         raise UsageError(f"{input_path} has no video; write an audio file (.wav .flac .mp3 .m4a) instead", output_path)
     decoder = AudioDecoder(input_path, audio_stream=audio_stream, info=info)
     total = decoder.expected_duration
-    report = (lambda s: on_progress(min(s, total) if total else s, total)) if on_progress else None  # noqa: E731
+    report = (lambda s: on_progress(min(s, total) if total else s, total)) if on_progress else None
 
     blocks: Iterable[np.ndarray] = decoder
     if strength > 0:
         engine = Engine(model, decoder.sample_rate, config, strength=strength)
-        visual = _visual_context(model, input_path, info, decoder.start)
+        visual = _visual_context(model, input_path, info, decoder.start, context, captions)
         blocks = engine.stream(decoder, visual, on_progress=report)
     elif report is not None:
         blocks = _counting(decoder, decoder.sample_rate, report)
@@ -119,6 +133,8 @@ def highlight_many(
     One bad file never stops the others: its result has ``ok=False`` and the error.
     """
     files = expand_inputs(inputs)
+    if kwargs.get("captions") is not None and len(files) > 1:
+        raise UsageError("--captions names the captions of one input; for several, put IN.srt or IN.json beside each input")
     out_dir = Path(output)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError("several inputs need -o to be a folder", out_dir)
@@ -146,14 +162,21 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     return files
 
 
-def _visual_context(model: ChunkModel, path, info, start: float) -> Iterator[np.ndarray] | None:
+def _visual_context(model: ChunkModel, path, info, start: float, context: ContextFeatures | None = None,
+                    captions: str | os.PathLike | None = None) -> Iterator | None:
     fps = getattr(model, "fps", None)
     if not fps:
         return None
     if not info.has_video:
         raise MediaError("has no video stream; this model needs the picture", path)
     size = getattr(model, "frame_size", (224, 224))
-    return iter(FrameSampler(path, fps=fps, size=size, start=start, info=info))
+    frames = iter(FrameSampler(path, fps=fps, size=size, start=start, info=info))
+    if context is None:
+        return frames
+    if context.text is not None and captions is None:
+        captions = next((p for p in (Path(path).with_suffix(".srt"), Path(path).with_suffix(".json")) if p.is_file()), None)
+    context.start(captions)
+    return context.stream(frames)
 
 
 def _counting(blocks: Iterable[np.ndarray], sample_rate: int, report: Callable[[float], None]) -> Iterator[np.ndarray]:

@@ -36,6 +36,7 @@ from avremix.data.muddy import MODES, adjust
 from avremix.data.store import seed_of
 from avremix.engine import resolve_device
 from avremix.errors import UsageError
+from avremix.features.context import ContextFeatures, context_for
 from avremix.metrics import score
 
 
@@ -59,6 +60,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True  # bf16 autocast on CUDA
+    init: str = ""  # start from these weights (a model name or folder of the same type): fine-tuning
 
 
 # -- configuration ------------------------------------------------------------------------------------------
@@ -104,13 +106,32 @@ def model_config_for(name: str):
 
 # -- data ------------------------------------------------------------------------------------------------------
 class TrainingSet(Dataset):
-    """Muddy crops; with ``augment``, a new Muddy Mix of the crop's stems every time it is read."""
+    """Muddy crops; with ``augment``, a new Muddy Mix of the crop's stems every time it is read.
 
-    def __init__(self, root: str | Path, split: str, crop: float, augment: bool, seed: int):
+    With a ``context`` (models whose visual input is feature streams), ``frames`` holds the crop's
+    features ``[F, D]`` instead of its pixels: computed once per clip over all its frames (and its
+    ``captions`` file when the manifest names one), then kept.
+    """
+
+    def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, context: ContextFeatures | None = None):
         self.base = MuddyDataset(root, split, crop=crop, seed=seed)
         if not self.base.rows:
             raise UsageError(f"has no {split} examples", root)
         self.augment, self.seed, self.calls = augment, seed, 0
+        self.context, self.features = context, {}
+
+    def _visual(self, index: int, item: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.context is None:
+            return item["frames"]
+        row = self.base.rows[index]
+        if row["id"] not in self.features:
+            frames = np.load(self.base.root / row["frames"]["frames"], mmap_mode="r")
+            captions = row.get("captions")
+            self.context.start(self.base.root / captions if captions else None)
+            self.features[row["id"]] = self.context.encode(np.ascontiguousarray(frames), 0)  # [all frames, D]
+        feats = self.features[row["id"]]
+        f0, n = int(item["frame_start"]), item["frames"].shape[0]
+        return torch.from_numpy(feats[np.clip(np.arange(f0, f0 + n), 0, len(feats) - 1)])  # [F, D]
 
     def __len__(self) -> int:
         return len(self.base)
@@ -121,18 +142,21 @@ class TrainingSet(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.base[index]
+        visual = self._visual(index, item)
         if not self.augment:
-            return {"input": item["input"], "target": item["target"], "frames": item["frames"]}
+            return {"input": item["input"], "target": item["target"], "frames": visual, "stems": item["input_stems"]}
         self.calls += 1
         rng = np.random.default_rng(seed_of(self.seed, index, self.calls, os.getpid()))
         stems, target = item["stems"].numpy(), item["target"][0].numpy()
         sr = self.base.rows[index]["sample_rate"]
         if all(np.abs(s).max() < 1e-6 for s in stems):
-            mixed = target
+            mixed, mixed_stems = target, stems
         else:
-            mixed = adjust(stems, target, sr, str(rng.choice(MODES)), rng)["input"]
+            adjusted = adjust(stems, target, sr, str(rng.choice(MODES)), rng)
+            mixed, mixed_stems = adjusted["input"], adjusted["input_stems"]
         level = 10 ** (rng.uniform(-6, 6) / 20)
-        return {"input": torch.from_numpy(mixed[None] * level).float(), "target": torch.from_numpy(target[None] * level).float(), "frames": item["frames"]}
+        return {"input": torch.from_numpy(mixed[None] * level).float(), "target": torch.from_numpy(target[None] * level).float(),
+                "frames": visual, "stems": torch.from_numpy(mixed_stems * level).float()}
 
 
 # -- loop ------------------------------------------------------------------------------------------------------
@@ -183,15 +207,20 @@ def validate(model: torch.nn.Module, batches: list[dict], device: torch.device, 
 
 
 def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=None,
-          resume: bool = False, on_log: Callable[[dict], None] | None = None) -> tuple[dict, torch.nn.Module]:
+          resume: bool = False, on_log: Callable[[dict], None] | None = None,
+          clip_weights: str | Path | None = None) -> tuple[dict, torch.nn.Module]:
     """Train ``config.model`` (built from ``model_config``, default: its defaults) on the Muddy dataset
-    ``data`` into the run folder ``out``; returns the last log row and the trained (non-EMA) model."""
+    ``data`` into the run folder ``out``; returns the last log row and the trained (non-EMA) model.
+    ``clip_weights``: the open_clip weights file of a model whose visual streams include clip/captions."""
     rank, world = _distributed()
     torch.manual_seed(config.seed)
     device = resolve_device(config.device) if world == 1 or not torch.cuda.is_available() else torch.device("cuda", rank % torch.cuda.device_count())
     out = Path(out)
     model_config = model_config or model_config_for(config.model)
+    context = context_for(model_config, clip_weights)
     model = checkpoint.MODELS[config.model][0](model_config).to(device)
+    if config.init and not resume:
+        _initialise(model, config.init)
     ema = EMA(model, config.ema)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     step = 0
@@ -210,12 +239,12 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
 
-    train_set = TrainingSet(data, "train", config.crop, config.augment, config.seed + rank)
+    train_set = TrainingSet(data, "train", config.crop, config.augment, config.seed + rank, context)
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed) if world > 1 else None
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
                         num_workers=config.workers, drop_last=len(train_set) >= config.batch_size * world,
                         generator=torch.Generator().manual_seed(config.seed))
-    val_batches = _validation_batches(data, config) if rank == 0 else []
+    val_batches = _validation_batches(data, config, context) if rank == 0 else []
     objective = _Objective(model)
     net = torch.nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
     autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
@@ -240,7 +269,7 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
             for group in opt.param_groups:
                 group["lr"] = lr
             with torch.autocast(**autocast):
-                loss, parts = net(batch["input"].to(device), batch["target"].to(device), batch["frames"].to(device))
+                loss, parts = net(batch["input"].to(device), batch["target"].to(device), batch["frames"].to(device), batch["stems"].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             grad = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip).item()
@@ -269,6 +298,16 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
     return last, model
 
 
+def _initialise(model: torch.nn.Module, name_or_path: str) -> None:
+    """Copy the weights of a saved model into ``model``; they must fit exactly (same type and sizes)."""
+    source = checkpoint.load(name_or_path)
+    own, theirs = model.state_dict(), source.state_dict()
+    if source.name != model.name or set(own) != set(theirs) or any(own[k].shape != theirs[k].shape for k in own):
+        raise UsageError(f"init={name_or_path}: its weights do not fit this {model.name} model (different type or sizes); "
+                         "train with the same model settings as it was built with")
+    model.load_state_dict(theirs)
+
+
 class _Objective(torch.nn.Module):
     """The model's training loss as a forward pass, so DDP's gradient averaging sees it."""
 
@@ -276,18 +315,20 @@ class _Objective(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, audio: torch.Tensor, target: torch.Tensor, frames: torch.Tensor):
-        return self.model.loss(audio, target, frames)
+    def forward(self, audio: torch.Tensor, target: torch.Tensor, frames: torch.Tensor, stems: torch.Tensor):
+        return self.model.loss(audio, target, frames, stems)
 
 
-def _validation_batches(data, config: TrainConfig) -> list[dict]:
-    try:
-        val = MuddyDataset(data, "val", crop=config.crop, seed=config.seed + 12345)
-    except UsageError:
+def _validation_batches(data, config: TrainConfig, context: ContextFeatures | None) -> list[dict]:
+    for split in ("val", "test"):
+        try:
+            val = TrainingSet(data, split, config.crop, False, config.seed + 12345, context)
+            break
+        except UsageError:
+            val = None
+    if val is None:
         return []
-    if not val.rows:
-        val = MuddyDataset(data, "test", crop=config.crop, seed=config.seed + 12345)
-    items = [val[i % len(val)] for i in range(min(config.val_examples, max(len(val), 1) * 4))] if len(val) else []
+    items = [val[i % len(val)] for i in range(min(config.val_examples, len(val) * 4))]
     keys = ("input", "target", "frames")
     return [{k: torch.stack([it[k] for it in items[i : i + config.batch_size]]) for k in keys} for i in range(0, len(items), config.batch_size)]
 
@@ -303,7 +344,7 @@ def _validate_ema(model, ema: EMA, batches, device) -> dict[str, float]:
         model.load_state_dict(backup)
 
 
-LOG_FIELDS = ["step", "loss", "fm", "rollout", "mrstft", "grad_norm", "lr", "seconds"] + [
+LOG_FIELDS = ["step", "loss", "fm", "rollout", "stems", "mrstft", "grad_norm", "lr", "seconds"] + [
     f"val_{who}_{m}" for who in ("model", "input") for m in ("MAG", "ENV", "W-dis")]
 
 

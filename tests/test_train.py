@@ -111,3 +111,17 @@ def test_ema_warms_up():
         ema.update(model)
     # a plain 0.999 average would still be ~95 % the initial weights after 50 updates
     assert torch.allclose(ema.shadow["weight"], torch.ones(2, 2), atol=0.05)
+
+
+def test_init_fine_tunes_from_a_saved_model(muddy_corpus, tmp_path):
+    config, model_config = tiny(2)
+    train(muddy_corpus, tmp_path / "a", config, model_config)
+    saved = checkpoint.load(str(tmp_path / "a" / "model"))
+    config, model_config = tiny(0, init=str(tmp_path / "a" / "model"))
+    _, model = train(muddy_corpus, tmp_path / "b", config, model_config)
+    for k, v in saved.state_dict().items():  # starts from exactly those weights
+        torch.testing.assert_close(model.state_dict()[k], v)
+    config, model_config = tiny(1, init=str(tmp_path / "a" / "model"))
+    model_config.hidden = 48
+    with pytest.raises(UsageError, match="do not fit"):
+        train(muddy_corpus, tmp_path / "c", config, model_config)

@@ -1,7 +1,8 @@
 """Training readers: one ``torch.utils.data.Dataset`` per dataset kind, random crops without decoding files.
 
 Every example yields a dict of tensors: audio ``[C, T]`` float32 for each input and target file, and
-frames ``[F, H, W, 3]`` uint8 for each frame stream, cropped to the same span of time. Crops start on a
+frames ``[F, H, W, 3]`` uint8 for each frame stream, cropped to the same span of time, and ``frame_start``
+(the crop's first frame). Crops start on a
 frame boundary (so frame ``f`` covers samples ``f * sr / fps ...``); WAV files are read by seeking and the
 frame arrays are memory-mapped, so a crop costs only what it returns.
 """
@@ -64,7 +65,7 @@ class ManifestDataset(Dataset):
             rng = np.random.default_rng(seed_of(self.seed, self.epoch, row["id"]))
             f0 = int(rng.integers(0, max(1, total_frames - n_frames + 1)))
         start, length = round(f0 * sr / fps), round(n_frames * sr / fps)
-        item: dict[str, torch.Tensor] = {}
+        item: dict[str, torch.Tensor] = {"frame_start": torch.tensor(f0)}
         for key in self.audio_keys:
             audio = read_wav(self.root / row["files"][key], start, length)
             if audio.shape[1] < length:  # the last frame may reach past the audio's end

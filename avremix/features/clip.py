@@ -73,6 +73,23 @@ def _tokenizer(model_name: str):
     return _import_open_clip().get_tokenizer(model_name)
 
 
+def clip_model_name(model: str | os.PathLike) -> str:
+    """An open_clip model name; a ``*.json`` model-config file is registered with open_clip first and
+    its file name (without ``.json``) returned, so architectures open_clip does not ship work too."""
+    text = str(model)
+    if not text.endswith(".json"):
+        return text
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise AvremixError("open_clip model config file not found", path)
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise AvremixError(f"not a readable open_clip model config ({exc})", path) from None
+    _import_open_clip().add_model_config(path)
+    return path.stem
+
+
 def load_clip(model_name: str, weights: str | os.PathLike, device: str | torch.device = "cpu") -> ClipModel:
     """Load open_clip model ``model_name`` with the weights in the local file ``weights``.
 
@@ -81,6 +98,7 @@ def load_clip(model_name: str, weights: str | os.PathLike, device: str | torch.d
     Raises :class:`AvremixError` naming the file when it is missing, unreadable, or its tensors do not fit
     ``model_name``, and when ``model_name`` is not an open_clip model name.
     """
+    model_name = clip_model_name(model_name)
     path = Path(weights).expanduser()
     if not path.is_file():
         raise AvremixError(f"CLIP weights file not found (for open_clip model {model_name!r})", path)
@@ -106,10 +124,11 @@ def _load_clip(model_name: str, path: str, _size: int, _mtime: int, device: str)
         )
     if open_clip.get_model_config(model_name.replace("/", "-")) is None:
         known = ", ".join(sorted(open_clip.list_models())[:12])
-        raise AvremixError(f"unknown open_clip model name {model_name!r} (known names include: {known}, ...)")
+        raise AvremixError(f"unknown open_clip model name {model_name!r} (known names include: {known}, ...; "
+                           "for another architecture pass its model-config JSON file as --clip-model)")
     try:
         model = open_clip.create_model(model_name, pretrained=path, device=device, weights_only=True)
-    except Exception as exc:  # open_clip raises RuntimeError/AssertionError/UnpicklingError/... on bad files
+    except Exception:  # open_clip raises RuntimeError/AssertionError/UnpicklingError/... on bad files
         try:  # tell an unreadable file from one whose tensors do not fit (only on this error path)
             from open_clip.factory import load_state_dict
 

@@ -11,21 +11,49 @@ its highlighted remix, guided by the picture.
   channels and mixed by a convolution and a transformer layer over time, so that "which source to bring
   forward" is decided from audio and picture together. The vector field sees this fused condition
   added to its input and FiLM-modulated by the flow time.
-- Vector field: dilated residual convolutions (receptive field ~1 s) and transformer layers over time;
-  a zero-initialised output layer, so an untrained model returns its input.
-- Loss: flow matching plus the rollout loss (integrate K steps inside training, penalise the end).
+- Vector field: dilated residual convolutions (receptive field ~1 s) and transformer layers over time,
+  then two zero-initialised heads (an untrained model returns its input):
+
+      v(x_t, t) = (G - 1) / (1 - t + t·G) · x_t + r,        G = exp(g),  g, r = heads(h)
+
+  ``G`` is a real gain per time-frequency bin and ``r`` a complex residual. Remixing is mostly moving
+  sources up or down: when the target is a per-bin gain of the source, ``x1 = G·x0``, the straight path
+  is ``x_t = (1 - t + t·G)·x0`` and its velocity ``(G - 1)·x0`` is exactly the first term, the same
+  ``G`` at every ``t``, so a network only has to say *how much* each bin moves, as a mask network
+  (Open-Unmix) does; ``r`` carries what a gain cannot (phase where sources overlap). ``velocity =
+  "direct"`` drops the gain head (``v = r``).
+- Source-aware gain (``stems = K > 0``): remixing moves *sources*, so ``G`` has a second factor built
+  from K soft source masks ``m_k`` (from the fused condition, a softmax over sources per bin) and one
+  gain per source and frame ``g_k`` (from the vector field)::
+
+      log G = free per-bin term + power · log Σ_k m_k · e^{g_k}
+
+  When the training data knows the input's stems (Muddy Mix does), the masks are also fitted to the
+  stems' ratio masks (``stem_weight``); at inference nothing but the mix and the picture is needed.
+- Loss: flow matching plus the rollout loss (integrate K steps inside training, penalise the end). The
+  rollout's distance adds, with ``mag_weight``, the squared error of the end point's *linear* magnitudes
+  ``|x|^(1/power)``: the compressed domain weights quiet bins as much as loud ones, while what a listener
+  (and the MAG/ENV metrics) notice first is a loud source at the wrong level.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from avremix.flow import cfm_loss, integrate, rollout_loss, sample_path
-from avremix.nets.common import FrameEncoder, ResBlock, Spectral, SpectralConfig, frames_to_steps, sinusoidal
+from avremix.nets.common import (
+    ResBlock,
+    Spectral,
+    SpectralConfig,
+    frames_to_steps,
+    sinusoidal,
+    visual_encoder,
+)
 
 
 @dataclass
@@ -38,11 +66,24 @@ class CFMConfig:
     visual_dim: int = 64  # frame-feature width
     fps: float = 10.0  # frame rate the model takes
     frame_size: tuple[int, int] = (64, 64)  # (W, H) of its frames
+    visual: tuple[str, ...] = ("frames",)  # "frames" (its own CNN) or feature streams: builtin, clip, captions
+    visual_in: int = 0  # feature size of those streams (set by training)
+    clip_model: str = ""  # open_clip model of the clip / captions streams
     sigma0: float = 0.1  # noise added to the input at t = 0
     steps: int = 2  # default sampling steps (the rollout loss trains the field on its own 2-step Euler path)
     method: str = "euler"  # default ODE method (matches the rollout loss)
     rollout_steps: int = 2  # steps of the rollout loss (0: off)
     rollout_weight: float = 0.5
+    velocity: str = "gain"  # "gain": per-bin gain term + residual (see the module docstring); "direct": residual only
+    max_log_gain: float = 3.0  # |log G| bound of the gain head
+    mag_weight: float = 0.0  # weight of the linear-magnitude error in the rollout distance
+    stems: int = 3  # sources of the source-aware gain (0: off)
+    stem_weight: float = 1.0  # weight of the masks' fit to the input stems' ratio masks (when stems are given)
+
+
+class Condition(NamedTuple):
+    h: torch.Tensor  # fused audio-visual condition [B, H, N]
+    masks: torch.Tensor | None  # soft source masks [B, K, F, N] (None without the source-aware gain)
 
 
 class CFMHighlighter(nn.Module):
@@ -56,7 +97,7 @@ class CFMHighlighter(nn.Module):
         self.sample_rate, self.fps, self.frame_size = c.spectral.sample_rate, c.fps, tuple(c.frame_size)
         io = 2 * self.spectral.bins
         # conditioning module: audio + picture, fused before the vector field
-        self.frames = FrameEncoder(c.visual_dim)
+        self.frames = visual_encoder(c.visual, c.visual_in, c.visual_dim)
         self.cond_audio = nn.Conv1d(io, c.hidden, 1)
         self.cond_visual = nn.Conv1d(c.visual_dim, c.hidden, 1)
         self.cond_mix = nn.Conv1d(2 * c.hidden, c.hidden, 3, padding=1)
@@ -66,9 +107,20 @@ class CFMHighlighter(nn.Module):
         self.time = nn.Sequential(nn.Linear(c.hidden, c.hidden), nn.GELU(), nn.Linear(c.hidden, c.hidden))
         self.blocks = nn.ModuleList(ResBlock(c.hidden, 2 ** (i % 4), cond_dim=c.hidden) for i in range(c.blocks))
         self.attn = nn.TransformerEncoder(nn.TransformerEncoderLayer(c.hidden, c.heads, 2 * c.hidden, dropout=0.0, batch_first=True, norm_first=True), c.attn_layers, enable_nested_tensor=False)
-        self.out = nn.Conv1d(c.hidden, io, 1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.out = nn.Conv1d(c.hidden, io, 1)  # residual r
+        self.gain = nn.Conv1d(c.hidden, self.spectral.bins, 1) if c.velocity == "gain" else None  # log G
+        if c.velocity not in ("gain", "direct"):
+            raise ValueError(f"velocity must be gain or direct, got {c.velocity!r}")
+        K, bins = c.stems, self.spectral.bins
+        if K and self.gain is None:
+            raise ValueError("the source-aware gain (stems > 0) needs velocity='gain'")
+        self.masks = nn.Conv1d(c.hidden, K * bins, 1) if K else None  # source masks, from the condition
+        self.mask_level = nn.Parameter(torch.zeros(K, bins, 1)) if K else None  # per-bin weight of the input's level
+        self.stem_gain = nn.Conv1d(c.hidden, K, 1) if K else None  # log gain per source and frame
+        for layer in (self.out, self.gain, self.stem_gain):
+            if layer is not None:
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     # -- pieces ------------------------------------------------------------------------------------------
     def condition(self, x_in: torch.Tensor, visual: torch.Tensor | None) -> torch.Tensor:
@@ -80,17 +132,34 @@ class CFMHighlighter(nn.Module):
         else:
             v = self.cond_visual(frames_to_steps(self.frames(visual), N))  # [B, H, N]
         h = self.cond_mix(F.gelu(torch.cat([a, v], dim=1)))  # [B, H, N]; no absolute positions: chunks are shift-invariant
-        return self.cond_attn(h.transpose(1, 2)).transpose(1, 2)
+        h = self.cond_attn(h.transpose(1, 2)).transpose(1, 2)
+        masks = None
+        if self.masks is not None:
+            level = x_in.float().pow(2).sum(dim=1).sqrt()[:, None]  # compressed magnitude [B, 1, F, N]
+            logits = self.masks(h).reshape(B, -1, Fq, N) + self.mask_level * level  # [B, K, F, N]
+            masks = torch.softmax(logits.float(), dim=1)
+        return Condition(h, masks)
 
-    def velocity(self, xt: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def velocity(self, xt: torch.Tensor, t: torch.Tensor, cond: Condition) -> torch.Tensor:
         """``v(x_t, t | cond)``: ``[B, 2, F, N]``."""
         B, _, Fq, N = xt.shape
-        h = self.inp(xt.reshape(B, 2 * Fq, N)) + cond  # [B, H, N]
+        h = self.inp(xt.reshape(B, 2 * Fq, N)) + cond.h  # [B, H, N]
         temb = self.time(sinusoidal(t * 1000.0, h.shape[1]))  # [B, H]
         for block in self.blocks:
             h = block(h, temb)
         h = self.attn(h.transpose(1, 2)).transpose(1, 2)
-        return self.out(h).reshape(B, 2, Fq, N)
+        v = self.out(h).reshape(B, 2, Fq, N)  # residual r
+        if self.gain is not None:
+            bound = self.config.max_log_gain
+            log_gain = bound * torch.tanh(self.gain(h).float() / bound)  # free per-bin term [B, F, N]
+            if cond.masks is not None:
+                g = bound * torch.tanh(self.stem_gain(h).float() / bound)[:, :, None]  # [B, K, 1, N]
+                mixed = torch.logsumexp(torch.log(cond.masks.clamp_min(1e-8)) + g, dim=1)  # log Σ m_k e^{g_k}: [B, F, N]
+                log_gain = log_gain + self.config.spectral.power * mixed
+            gain = torch.exp(log_gain)[:, None]  # G: [B, 1, F, N]
+            tt = t.float().reshape(B, 1, 1, 1)
+            v = v + (gain - 1) / (1 - tt + tt * gain) * xt
+        return v
 
     def spectral_noise(self, noise: torch.Tensor) -> torch.Tensor:
         """Waveform noise ``[B, 1, T]`` → unit-variance noise in the spectral domain ``[B, 2, F, N]``."""
@@ -99,7 +168,9 @@ class CFMHighlighter(nn.Module):
         return torch.stack([spec.real, spec.imag], dim=1)
 
     # -- training ----------------------------------------------------------------------------------------
-    def loss(self, audio: torch.Tensor, target: torch.Tensor, visual: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, audio: torch.Tensor, target: torch.Tensor, visual: torch.Tensor | None,
+             stems: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """Flow matching + rollout (+ the masks' fit when the input's ``stems [B, K, T]`` are known)."""
         c = self.config
         x_in, x1 = self.spectral.encode(audio), self.spectral.encode(target)
         x0 = x_in + c.sigma0 * torch.randn_like(x_in)
@@ -108,10 +179,35 @@ class CFMHighlighter(nn.Module):
         fm = cfm_loss(self.velocity(s.xt, s.t, cond), s)
         total, parts = fm, {"fm": fm.item()}
         if c.rollout_steps:
-            ro = rollout_loss(lambda x, t: self.velocity(x, t, cond), x0, x1, c.rollout_steps)
+            ro = rollout_loss(lambda x, t: self.velocity(x, t, cond), x0, x1, c.rollout_steps, distance=self.distance)
             total = total + c.rollout_weight * ro
             parts["rollout"] = ro.item()
+        if cond.masks is not None and stems is not None and c.stem_weight:
+            sep = self.mask_loss(cond.masks, stems, x_in)
+            total = total + c.stem_weight * sep
+            parts["stems"] = sep.item()
         return total, parts
+
+    def mask_loss(self, masks: torch.Tensor, stems: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
+        """Squared error of the masks to the stems' ratio masks ``|S_k| / Σ_j |S_j|``, weighted by the input's
+        compressed magnitude (bins nobody hears do not count)."""
+        B, K, T = stems.shape
+        mag = self.spectral.stft(stems.reshape(B * K, 1, T)).abs().reshape(B, K, *masks.shape[2:])  # [B, K, F, N]
+        ideal = mag / mag.sum(dim=1, keepdim=True).clamp_min(1e-8)
+        weight = x_in.float().pow(2).sum(dim=1).sqrt()[:, None]  # [B, 1, F, N]
+        return ((masks - ideal) ** 2 * weight).sum() / (weight.sum() * K).clamp_min(1e-8)
+
+    def distance(self, x: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        """Rollout distance: squared error of compressed spectra, plus ``mag_weight`` × that of linear magnitudes."""
+        d = torch.mean((x - x1) ** 2)
+        if self.config.mag_weight:
+            expo = 1.0 / self.config.spectral.power
+
+            def linear(z: torch.Tensor) -> torch.Tensor:
+                return (z.float().pow(2).sum(dim=1) + 1e-12).pow(0.5 * expo)  # [B, F, N]
+
+            d = d + self.config.mag_weight * torch.mean((linear(x) - linear(x1)) ** 2)
+        return d
 
     # -- inference (the engine's ChunkModel interface) ------------------------------------------------------
     def forward(self, audio: torch.Tensor, visual: torch.Tensor | None = None, noise: torch.Tensor | None = None,

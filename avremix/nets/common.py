@@ -90,6 +90,32 @@ class FrameEncoder(nn.Module):
         return F.gelu(self.temporal(h)).transpose(1, 2)  # [B, F, dim]
 
 
+class FeatureEncoder(nn.Module):
+    """Precomputed per-frame features ``[B, F, D]`` (builtin / CLIP / caption streams) → ``[B, F, dim]``:
+    a normalised projection, then the same temporal convolution over values and differences as
+    :class:`FrameEncoder`."""
+
+    def __init__(self, in_dim: int, dim: int = 64):
+        super().__init__()
+        self.proj = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, dim), nn.GELU())
+        self.temporal = nn.Conv1d(2 * dim, dim, 3, padding=1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = self.proj(features.float())  # [B, F, dim]
+        diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)  # [B, F, dim]
+        h = torch.cat([x, diff], dim=2).transpose(1, 2)  # [B, 2*dim, F]
+        return F.gelu(self.temporal(h)).transpose(1, 2)  # [B, F, dim]
+
+
+def visual_encoder(visual: tuple[str, ...], visual_in: int, dim: int) -> nn.Module:
+    """The model's own frame CNN for ``("frames",)``, else a :class:`FeatureEncoder` of ``visual_in`` features."""
+    if tuple(visual) == ("frames",):
+        return FrameEncoder(dim)
+    if visual_in < 1:
+        raise ValueError(f"visual streams {','.join(visual)} need visual_in (their feature size), got {visual_in}")
+    return FeatureEncoder(visual_in, dim)
+
+
 def sinusoidal(x: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal embedding of positions or times ``x [...]`` → ``[..., dim]``."""
     half = dim // 2

@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from avremix.nets.common import FrameEncoder, ResBlock, Spectral, SpectralConfig, multi_resolution_stft_loss, sinusoidal
+from avremix.nets.common import (
+    ResBlock,
+    Spectral,
+    SpectralConfig,
+    multi_resolution_stft_loss,
+    sinusoidal,
+    visual_encoder,
+)
 
 
 @dataclass
@@ -34,6 +41,9 @@ class VisAHConfig:
     visual_dim: int = 64
     fps: float = 10.0
     frame_size: tuple[int, int] = (64, 64)
+    visual: tuple[str, ...] = ("frames",)  # "frames" (its own CNN) or feature streams: builtin, clip, captions
+    visual_in: int = 0  # feature size of those streams (set by training)
+    clip_model: str = ""  # open_clip model of the clip / captions streams
 
 
 class VisAH(nn.Module):
@@ -51,7 +61,7 @@ class VisAH(nn.Module):
         self.wave_in = nn.Conv1d(1, H, 2 * hop, stride=hop, padding=hop)
         self.wave_enc = nn.ModuleList(ResBlock(H, 2**i) for i in range(c.enc_blocks))
         self.down = nn.Conv1d(H, H, 4, stride=2, padding=1)
-        self.frames = FrameEncoder(c.visual_dim)
+        self.frames = visual_encoder(c.visual, c.visual_in, c.visual_dim)
         self.ctx_in = nn.Linear(c.visual_dim, H)
         layer = dict(d_model=H, nhead=c.heads, dim_feedforward=2 * H, dropout=0.0, batch_first=True, norm_first=True)
         self.context = nn.TransformerEncoder(nn.TransformerEncoderLayer(**layer), c.context_layers, enable_nested_tensor=False)
@@ -100,6 +110,7 @@ class VisAH(nn.Module):
         from_wave = self.wave_out(h)[..., :T]
         return from_mask + from_wave
 
-    def loss(self, audio: torch.Tensor, target: torch.Tensor, visual: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, audio: torch.Tensor, target: torch.Tensor, visual: torch.Tensor | None,
+             stems: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         loss = multi_resolution_stft_loss(self(audio, visual), target)
         return loss, {"mrstft": loss.item()}

@@ -6,6 +6,7 @@ import torch
 
 from avremix.data.datasets import MuddyDataset
 from avremix.engine import Engine, EngineConfig
+from avremix.flow import integrate
 from avremix.nets.cfm import CFMConfig, CFMHighlighter
 from avremix.nets.visah import VisAH, VisAHConfig
 
@@ -21,7 +22,7 @@ THRESHOLD = {"cfm": 0.65, "visah": 0.65}
 def batch(muddy_corpus):
     ds = MuddyDataset(muddy_corpus, "train", crop=1.0, seed=0)
     items = [ds[i] for i in range(2)]
-    return {k: torch.stack([it[k] for it in items]) for k in ("input", "target", "frames")}
+    return {k: torch.stack([it[k] for it in items]) for k in ("input", "target", "frames", "input_stems")}
 
 
 @pytest.mark.parametrize("name", ["cfm", "visah"])
@@ -31,7 +32,7 @@ def test_loss_falls_on_a_fixed_batch(batch, name):
     opt = torch.optim.Adam(model.parameters(), 3e-3)
     losses = []
     for _ in range(200):
-        loss, _ = model.loss(batch["input"], batch["target"], batch["frames"])
+        loss, _ = model.loss(batch["input"], batch["target"], batch["frames"], batch["input_stems"])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -71,3 +72,36 @@ def test_chunked_highlight_matches_whole_clip(muddy_corpus, name):
     err = np.sqrt(np.mean((chunked - whole) ** 2))
     assert change > 1e-3  # the model does something
     assert err < 0.25 * change, (err, change)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 5])
+def test_gain_velocity_carries_the_input_to_its_gain_exactly(steps):
+    """When the target is a per-bin gain of the source (x1 = G·x0), the gain term of the velocity,
+    (G - 1) / (1 - t + t·G) · x_t, is that straight path's own velocity: Euler lands on x1 in any steps."""
+    model = CFMHighlighter(CFMConfig(hidden=16, blocks=1, attn_layers=1, heads=2, visual_dim=8, stems=0))
+    bins = model.spectral.bins
+    log_gain = torch.linspace(-1.5, 1.5, bins)  # a different gain per frequency bin
+    with torch.no_grad():
+        model.gain.bias.copy_(log_gain)  # weights stay zero: G = exp(bias) whatever the input
+    x0 = torch.randn(2, 2, bins, 7)
+    cond = model.condition(x0, None)
+    x1 = integrate(lambda x, t: model.velocity(x, t, cond), x0, steps, "euler")
+    bound = model.config.max_log_gain
+    gain = torch.exp(bound * torch.tanh(log_gain / bound))  # the head's bounded gain
+    torch.testing.assert_close(x1, x0 * gain[None, None, :, None], atol=1e-4, rtol=1e-4)
+
+
+def test_source_masks_learn_the_input_stems(batch):
+    """The source-aware gain's masks fit the stems' ratio masks when the stems are given."""
+    torch.manual_seed(0)
+    model = CFMHighlighter(CFMConfig(hidden=32, blocks=1, attn_layers=1, heads=2, visual_dim=16, rollout_steps=0))
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    x_in = model.spectral.encode(batch["input"])
+    fits = []
+    for _ in range(40):
+        loss = model.mask_loss(model.condition(x_in, batch["frames"]).masks, batch["input_stems"], x_in)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        fits.append(loss.item())
+    assert fits[-1] < 0.5 * fits[0], (fits[0], fits[-1])
