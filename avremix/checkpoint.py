@@ -77,7 +77,8 @@ def load(name_or_path: str, device: str | torch.device = "cpu") -> torch.nn.Modu
     own = model.state_dict()
     missing = set(own) - set(tensors)
     if missing:
-        raise UsageError(f"weights do not match the {meta['model']} config: {len(missing)} tensors missing", folder)
+        raise UsageError(f"weights do not match the {meta['model']} config: {len(missing)} tensors missing "
+                         f"(saved by avremix {meta.get('avremix_version', '?')}; this is {__version__})", folder)
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
     return model.to(device).eval()
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 import os
 import time
 import typing
@@ -49,6 +50,8 @@ class TrainConfig:
     lr: float = 3e-4
     weight_decay: float = 0.01
     warmup: int = 100  # steps of linear learning-rate warm-up
+    schedule: str = "constant"  # learning rate after warm-up: constant, or cosine (decays to lr_min at the last step)
+    lr_min: float = 0.0
     grad_clip: float = 1.0
     ema: float = 0.999  # decay of the weight average
     augment: bool = True  # fresh Muddy Mix gains and level for every crop
@@ -71,6 +74,8 @@ def parse_value(text: str, kind):
             raise ValueError(text)
         return text.lower() in ("true", "1", "yes")
     if origin is tuple:
+        if typing.get_args(kind)[:1] == (str,):
+            return tuple(v.strip() for v in text.split(","))
         return tuple(int(v) if v.strip().lstrip("-").isdigit() else float(v) for v in text.split(","))
     return kind(text)
 
@@ -212,6 +217,8 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
     """Train ``config.model`` (built from ``model_config``, default: its defaults) on the Muddy dataset
     ``data`` into the run folder ``out``; returns the last log row and the trained (non-EMA) model.
     ``clip_weights``: the open_clip weights file of a model whose visual streams include clip/captions."""
+    if config.schedule not in ("constant", "cosine"):
+        raise UsageError(f"--set schedule={config.schedule}: use constant or cosine")
     rank, world = _distributed()
     torch.manual_seed(config.seed)
     device = resolve_device(config.device) if world == 1 or not torch.cuda.is_available() else torch.device("cuda", rank % torch.cuda.device_count())
@@ -265,7 +272,7 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
             if step >= config.steps:
                 break
             model.train()
-            lr = config.lr * min(1.0, (step + 1) / max(1, config.warmup))
+            lr = learning_rate(config, step)
             for group in opt.param_groups:
                 group["lr"] = lr
             with torch.autocast(**autocast):
@@ -306,6 +313,15 @@ def _initialise(model: torch.nn.Module, name_or_path: str) -> None:
         raise UsageError(f"init={name_or_path}: its weights do not fit this {model.name} model (different type or sizes); "
                          "train with the same model settings as it was built with")
     model.load_state_dict(theirs)
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warm-up, then constant or cosine decay from ``lr`` to ``lr_min`` at ``steps``."""
+    lr = config.lr
+    if config.schedule == "cosine":
+        progress = min(1.0, step / max(1, config.steps))
+        lr = config.lr_min + (config.lr - config.lr_min) * 0.5 * (1 + math.cos(math.pi * progress))
+    return lr * min(1.0, (step + 1) / max(1, config.warmup))
 
 
 class _Objective(torch.nn.Module):

@@ -66,3 +66,17 @@ def test_highlight_with_a_model_on_a_real_file(tiny_model_dir, tmp_path):
     assert np.sqrt(np.mean((x[:, :n] - y[:, :n]) ** 2)) > 1e-3  # the model changed the audio
     seeded = [run_cli("highlight", src, "-o", tmp_path / f"s{i}.wav", "--model", tiny_model_dir, "--steps", "2", "--seed", "5", check=True) for i in range(2)]
     assert seeded and np.array_equal(read_audio(tmp_path / "s0.wav")[0], read_audio(tmp_path / "s1.wav")[0])  # same seed, same output
+
+
+@pytest.mark.parametrize(("sample_rate", "size"), [(48000, (854, 480)), (44100, (202, 360))])
+def test_shipped_default_runs_on_real_format_clips(tmp_path, sample_rate, size):
+    """The shipped default model, from the repository, on stereo AAC at film rates and any frame size."""
+    src = make_clip(tmp_path / "in.mp4", duration=3, sample_rate=sample_rate, channels=2, size=size, fps=24)
+    out = tmp_path / "out.mp4"
+    proc = run_cli("highlight", src, "-o", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["ok"] and result["sample_rate"] == sample_rate and result["channels"] == 2
+    assert framemd5(out) == framemd5(src)
+    y = read_audio(out)[0]
+    assert np.isfinite(y).all() and 0 < np.abs(y).max() <= 1.0

@@ -27,8 +27,10 @@ def tiny(steps: int, **kw) -> tuple[TrainConfig, VisAHConfig]:
 
 def test_overrides_are_typed_and_checked():
     config, model_config = TrainConfig(), VisAHConfig()
-    apply_overrides(config, model_config, ["steps=7", "lr=0.001", "augment=false", "model.hidden=48", "model.spectral.hop=160", "model.frame_size=32,32"])
+    apply_overrides(config, model_config, ["steps=7", "lr=0.001", "augment=false", "model.hidden=48", "model.spectral.hop=160", "model.frame_size=32,32",
+                                           "model.visual=builtin,clip"])
     assert (config.steps, config.lr, config.augment) == (7, 0.001, False)
+    assert model_config.visual == ("builtin", "clip")
     assert (model_config.hidden, model_config.spectral.hop, model_config.frame_size) == (48, 160, (32, 32))
     with pytest.raises(UsageError, match="unknown setting"):
         apply_overrides(config, model_config, ["stepz=3"])

@@ -128,7 +128,7 @@ def _load_clip(model_name: str, path: str, _size: int, _mtime: int, device: str)
                            "for another architecture pass its model-config JSON file as --clip-model)")
     try:
         model = open_clip.create_model(model_name, pretrained=path, device=device, weights_only=True)
-    except Exception:  # open_clip raises RuntimeError/AssertionError/UnpicklingError/... on bad files
+    except Exception as exc:  # open_clip raises RuntimeError/AssertionError/UnpicklingError/... on bad files
         try:  # tell an unreadable file from one whose tensors do not fit (only on this error path)
             from open_clip.factory import load_state_dict
 

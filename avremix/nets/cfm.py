@@ -23,8 +23,10 @@ its highlighted remix, guided by the picture.
   (Open-Unmix) does; ``r`` carries what a gain cannot (phase where sources overlap). ``velocity =
   "direct"`` drops the gain head (``v = r``).
 - Source-aware gain (``stems = K > 0``): remixing moves *sources*, so ``G`` has a second factor built
-  from K soft source masks ``m_k`` (from the fused condition, a softmax over sources per bin) and one
-  gain per source and frame ``g_k`` (from the vector field)::
+  from K soft source masks ``m_k`` (a coarse guess per frame from the fused condition, refined per bin
+  by 2-D convolutions over the input's level; a softmax over sources) and one gain per source and frame
+  ``g_k`` (from the vector field's state and each source's share of the input's energy, per frame and
+  over the chunk)::
 
       log G = free per-bin term + power · log Σ_k m_k · e^{g_k}
 
@@ -76,14 +78,16 @@ class CFMConfig:
     rollout_weight: float = 0.5
     velocity: str = "gain"  # "gain": per-bin gain term + residual (see the module docstring); "direct": residual only
     max_log_gain: float = 3.0  # |log G| bound of the gain head
-    mag_weight: float = 0.0  # weight of the linear-magnitude error in the rollout distance
+    mag_weight: float = 0.1  # weight of the linear-magnitude error in the rollout distance
     stems: int = 3  # sources of the source-aware gain (0: off)
     stem_weight: float = 1.0  # weight of the masks' fit to the input stems' ratio masks (when stems are given)
+    mask_channels: int = 12  # width of the masks' 2-D refinement
 
 
 class Condition(NamedTuple):
     h: torch.Tensor  # fused audio-visual condition [B, H, N]
     masks: torch.Tensor | None  # soft source masks [B, K, F, N] (None without the source-aware gain)
+    shares: torch.Tensor | None  # log share of the input's energy per source: per frame and chunk mean [B, 2K, N]
 
 
 class CFMHighlighter(nn.Module):
@@ -114,10 +118,17 @@ class CFMHighlighter(nn.Module):
         K, bins = c.stems, self.spectral.bins
         if K and self.gain is None:
             raise ValueError("the source-aware gain (stems > 0) needs velocity='gain'")
-        self.masks = nn.Conv1d(c.hidden, K * bins, 1) if K else None  # source masks, from the condition
-        self.mask_level = nn.Parameter(torch.zeros(K, bins, 1)) if K else None  # per-bin weight of the input's level
-        self.stem_gain = nn.Conv1d(c.hidden, K, 1) if K else None  # log gain per source and frame
-        for layer in (self.out, self.gain, self.stem_gain):
+        # source masks: a coarse guess per frame from the condition, refined per bin by 2-D convolutions
+        # over (frequency, time) of the input's level and that guess
+        self.masks = nn.Conv1d(c.hidden, K * bins, 1) if K else None
+        w = c.mask_channels
+        self.mask_refine = nn.Sequential(
+            nn.Conv2d(1 + K, w, 3, padding=1), nn.GELU(),
+            nn.Conv2d(w, w, 3, padding=(2, 1), dilation=(2, 1)), nn.GELU(),
+            nn.Conv2d(w, K, 3, padding=1)) if K else None
+        # log gain per source and frame, from the vector field's state and each source's share of the energy
+        self.stem_gain = nn.Sequential(nn.Conv1d(c.hidden + 2 * K, c.hidden, 1), nn.GELU(), nn.Conv1d(c.hidden, K, 1)) if K else None
+        for layer in (self.out, self.gain, self.stem_gain[-1] if K else None, self.mask_refine[-1] if K else None):
             if layer is not None:
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
@@ -133,12 +144,16 @@ class CFMHighlighter(nn.Module):
             v = self.cond_visual(frames_to_steps(self.frames(visual), N))  # [B, H, N]
         h = self.cond_mix(F.gelu(torch.cat([a, v], dim=1)))  # [B, H, N]; no absolute positions: chunks are shift-invariant
         h = self.cond_attn(h.transpose(1, 2)).transpose(1, 2)
-        masks = None
-        if self.masks is not None:
-            level = x_in.float().pow(2).sum(dim=1).sqrt()[:, None]  # compressed magnitude [B, 1, F, N]
-            logits = self.masks(h).reshape(B, -1, Fq, N) + self.mask_level * level  # [B, K, F, N]
-            masks = torch.softmax(logits.float(), dim=1)
-        return Condition(h, masks)
+        if self.masks is None:
+            return Condition(h, None, None)
+        level = x_in.float().pow(2).sum(dim=1).sqrt()[:, None]  # compressed magnitude [B, 1, F, N]
+        logits = self.masks(h).reshape(B, -1, Fq, N).float()  # [B, K, F, N]
+        logits = logits + self.mask_refine(torch.cat([level, logits], dim=1))
+        masks = torch.softmax(logits, dim=1)
+        power = level.pow(2.0 / self.config.spectral.power)  # linear power [B, 1, F, N]
+        share = torch.log((masks * power).sum(dim=2) + 1e-8) - torch.log(power.sum(dim=2) + 1e-8)  # [B, K, N]
+        shares = torch.cat([share, share.mean(dim=2, keepdim=True).expand_as(share)], dim=1)  # [B, 2K, N]
+        return Condition(h, masks, shares)
 
     def velocity(self, xt: torch.Tensor, t: torch.Tensor, cond: Condition) -> torch.Tensor:
         """``v(x_t, t | cond)``: ``[B, 2, F, N]``."""
@@ -153,7 +168,8 @@ class CFMHighlighter(nn.Module):
             bound = self.config.max_log_gain
             log_gain = bound * torch.tanh(self.gain(h).float() / bound)  # free per-bin term [B, F, N]
             if cond.masks is not None:
-                g = bound * torch.tanh(self.stem_gain(h).float() / bound)[:, :, None]  # [B, K, 1, N]
+                g = self.stem_gain(torch.cat([h, cond.shares.to(h.dtype)], dim=1)).float()  # [B, K, N]
+                g = bound * torch.tanh(g / bound)[:, :, None]  # [B, K, 1, N]
                 mixed = torch.logsumexp(torch.log(cond.masks.clamp_min(1e-8)) + g, dim=1)  # log Σ m_k e^{g_k}: [B, F, N]
                 log_gain = log_gain + self.config.spectral.power * mixed
             gain = torch.exp(log_gain)[:, None]  # G: [B, 1, F, N]
