@@ -118,7 +118,7 @@ def highlight(
     model = load(model_name or DEFAULT_MODEL) if strength > 0 else None  # loaded once for every input
     if model is not None and steps is not None and hasattr(model.config, "steps"):
         model.config.steps = steps
-    features = _context(model, clip_weights, clip_model) if model is not None else None
+    features = _context(model, clip_weights, clip_model, captions) if model is not None else None
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision, seed=seed)
     options = dict(strength=strength, audio_stream=audio_stream, config=config, overwrite=overwrite, context=features, captions=captions)
     with _progress(quiet or as_json) as bar:
@@ -132,12 +132,18 @@ def highlight(
     _report(results, as_json, quiet)
 
 
-def _context(model, clip_weights: Path | None, clip_model: str | None):
-    """The feature streams ``model`` takes (None: it takes frames), with the user's CLIP model and weights."""
+def _context(model, clip_weights: Path | None, clip_model: str | None, captions: Path | None = None):
+    """The feature streams ``model`` takes (None: it takes frames), with the user's CLIP model and weights;
+    a warning for CLIP or caption options the model has no use for."""
     from avremix.features.context import context_for
 
     if clip_model:
         model.config.clip_model = clip_model
+    streams = tuple(getattr(model.config, "visual", ("frames",)))
+    unused = [opt for opt, value, stream in (("--clip-weights", clip_weights, ("clip", "captions")), ("--clip-model", clip_model, ("clip", "captions")),
+                                             ("--captions", captions, ("captions",))) if value and not set(stream) & set(streams)]
+    if unused:
+        err.print(f"avremix: warning: {', '.join(unused)} ignored: this model's visual input is {','.join(streams)}", highlight=False)
     return context_for(model.config, clip_weights)
 
 

@@ -80,3 +80,10 @@ def test_shipped_default_runs_on_real_format_clips(tmp_path, sample_rate, size):
     assert framemd5(out) == framemd5(src)
     y = read_audio(out)[0]
     assert np.isfinite(y).all() and 0 < np.abs(y).max() <= 1.0
+
+
+def test_clip_options_a_frames_model_cannot_use_are_flagged(tiny_model_dir, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", duration=2)
+    proc = run_cli("highlight", src, "-o", tmp_path / "out.mp4", "--model", tiny_model_dir, "--clip-weights", tmp_path / "none.pt", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "--clip-weights ignored" in proc.stderr and (tmp_path / "out.mp4").exists()

@@ -20,11 +20,12 @@ Submodules are imported lazily so that ``import avremix.features`` needs neither
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["BuiltinVisualEncoder", "CaptionEncoder", "ClipVisualEncoder", "VisualEncoder", "check_frames"]
+__all__ = ["BuiltinVisualEncoder", "CaptionEncoder", "ClipVisualEncoder", "VisualEncoder", "check_fps", "check_frames"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from avremix.features.builtin import BuiltinVisualEncoder
@@ -45,6 +46,13 @@ class VisualEncoder(Protocol):
     def reset(self) -> None:
         """Forget all state carried over from previous chunks (call between videos)."""
         ...
+
+
+def check_fps(fps: float) -> float:
+    """``fps`` as a float; ValueError unless it is a finite number > 0."""
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be > 0, got {fps!r}")
+    return float(fps)
 
 
 def check_frames(frames: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from avremix.errors import AvremixError
-from avremix.features import check_frames
+from avremix.features import check_fps, check_frames
 
 __all__ = ["DIM", "FEATURE_NAMES", "BuiltinVisualEncoder", "feature_index"]
 
@@ -127,8 +127,7 @@ class BuiltinVisualEncoder:
         min_neighbors: int = 3,
         cascade: str | Path | None = None,
     ) -> None:
-        if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be > 0, got {fps!r}")
+        fps = check_fps(fps)
         if face_hold_s < 0:
             raise ValueError(f"face_hold_s must be >= 0, got {face_hold_s}")
         if int(detect_every) < 1:

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from avremix.errors import AvremixError
-from avremix.features import check_frames
+from avremix.features import check_fps, check_frames
 
 __all__ = ["Caption", "CaptionEncoder", "ClipModel", "ClipVisualEncoder", "load_clip", "read_captions"]
 
@@ -128,14 +128,15 @@ def _load_clip(model_name: str, path: str, _size: int, _mtime: int, device: str)
                            "for another architecture pass its model-config JSON file as --clip-model)")
     try:
         model = open_clip.create_model(model_name, pretrained=path, device=device, weights_only=True)
-    except Exception as exc:  # open_clip raises RuntimeError/AssertionError/UnpicklingError/... on bad files
+    except Exception as create_error:  # open_clip raises RuntimeError/AssertionError/UnpicklingError/... on bad files
+        cause: Exception = create_error
         try:  # tell an unreadable file from one whose tensors do not fit (only on this error path)
             from open_clip.factory import load_state_dict
 
             readable = bool(load_state_dict(path, device="cpu", weights_only=True))
-        except Exception as read_exc:
-            readable, exc = False, read_exc
-        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        except Exception as read_error:
+            readable, cause = False, read_error
+        reason = f"{type(cause).__name__}: {' '.join(str(cause).split())}"
         if len(reason) > 400:
             reason = reason[:400] + "..."
         if readable:
@@ -199,8 +200,7 @@ class ClipVisualEncoder:
         device: str | torch.device = "cpu",
         batch_size: int = 32,
     ) -> None:
-        if not (math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be > 0, got {fps!r}")
+        fps = check_fps(fps)
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.clip = load_clip(model_name, weights, device)
@@ -460,8 +460,7 @@ class CaptionEncoder:
         device: str | torch.device = "cpu",
         batch_size: int = 64,
     ) -> None:
-        if not (math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be > 0, got {fps!r}")
+        fps = check_fps(fps)
         self.clip = load_clip(model_name, weights, device)
         try:
             self._tokenize = self.clip.tokenizer()

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from avremix.errors import UsageError
+from avremix.nets.common import VisualInputConfig
 
 STREAMS = ("frames", "builtin", "clip", "captions")
 CLIP_STREAMS = ("clip", "captions")
@@ -114,12 +115,12 @@ class ContextFeatures:
             yield from torch.from_numpy(self.encode(np.stack(buf), first))
 
 
-def context_for(config, clip_weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> ContextFeatures | None:
-    """The feature streams a model config (``visual``, ``visual_in``, ``fps``, ``clip_model``) takes; None for frames.
+def context_for(config: VisualInputConfig, clip_weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> ContextFeatures | None:
+    """The feature streams a model config takes; None for frames.
 
     A config without ``visual_in`` yet (a model about to be trained) gets the streams' size.
     """
-    streams = check_streams(getattr(config, "visual", ("frames",)))
+    streams = check_streams(config.visual)
     if streams == ("frames",):
         return None
     context = ContextFeatures(streams, config.fps, config.clip_model, clip_weights, device)

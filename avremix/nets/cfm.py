@@ -52,6 +52,7 @@ from avremix.nets.common import (
     ResBlock,
     Spectral,
     SpectralConfig,
+    VisualInputConfig,
     frames_to_steps,
     sinusoidal,
     visual_encoder,
@@ -59,18 +60,12 @@ from avremix.nets.common import (
 
 
 @dataclass
-class CFMConfig:
+class CFMConfig(VisualInputConfig):
     spectral: SpectralConfig = field(default_factory=SpectralConfig)
     hidden: int = 128  # width of the vector field
     blocks: int = 6  # dilated residual blocks
     attn_layers: int = 2  # transformer layers over time
     heads: int = 4
-    visual_dim: int = 64  # frame-feature width
-    fps: float = 10.0  # frame rate the model takes
-    frame_size: tuple[int, int] = (64, 64)  # (W, H) of its frames
-    visual: tuple[str, ...] = ("frames",)  # "frames" (its own CNN) or feature streams: builtin, clip, captions
-    visual_in: int = 0  # feature size of those streams (set by training)
-    clip_model: str = ""  # open_clip model of the clip / captions streams
     sigma0: float = 0.1  # noise added to the input at t = 0
     steps: int = 2  # default sampling steps (the rollout loss trains the field on its own 2-step Euler path)
     method: str = "euler"  # default ODE method (matches the rollout loss)

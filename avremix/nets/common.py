@@ -64,6 +64,19 @@ class Spectral(nn.Module):
         return self.istft(spec, length)
 
 
+@dataclass
+class VisualInputConfig:
+    """What a highlighter sees of the picture (shared by every network's config; read by
+    ``features.context.context_for`` and by the facade that samples frames)."""
+
+    visual_dim: int = 64  # width of the per-frame features inside the model
+    fps: float = 10.0  # frame rate the model takes
+    frame_size: tuple[int, int] = (64, 64)  # (W, H) of its frames
+    visual: tuple[str, ...] = ("frames",)  # "frames" (its own CNN) or feature streams: builtin, clip, captions
+    visual_in: int = 0  # feature size of those streams (set by training)
+    clip_model: str = ""  # open_clip model of the clip / captions streams
+
+
 class FrameEncoder(nn.Module):
     """A small CNN trained with the highlighter: uint8 frames ``[B, F, H, W, 3]`` → features ``[B, F, dim]``.
 

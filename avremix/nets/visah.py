@@ -24,6 +24,7 @@ from avremix.nets.common import (
     ResBlock,
     Spectral,
     SpectralConfig,
+    VisualInputConfig,
     multi_resolution_stft_loss,
     sinusoidal,
     visual_encoder,
@@ -31,19 +32,13 @@ from avremix.nets.common import (
 
 
 @dataclass
-class VisAHConfig:
+class VisAHConfig(VisualInputConfig):
     spectral: SpectralConfig = field(default_factory=SpectralConfig)
     hidden: int = 128
     enc_blocks: int = 3  # residual blocks per encoder branch and in the mask decoder
     latent_layers: int = 2  # transformer decoder layers of the highlighting module
     context_layers: int = 2  # transformer encoder layers over the frames
     heads: int = 4
-    visual_dim: int = 64
-    fps: float = 10.0
-    frame_size: tuple[int, int] = (64, 64)
-    visual: tuple[str, ...] = ("frames",)  # "frames" (its own CNN) or feature streams: builtin, clip, captions
-    visual_in: int = 0  # feature size of those streams (set by training)
-    clip_model: str = ""  # open_clip model of the clip / captions streams
 
 
 class VisAH(nn.Module):
