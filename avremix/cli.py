@@ -93,6 +93,7 @@ def highlight(
     strength: float = typer.Option(1.0, "--strength", "-s", min=0.0, max=1.0, help="0 keeps the input audio (no model runs), 1 is the model's mix; between blends the two."),
     model_name: str | None = typer.Option(None, "--model", "-m", help="A shipped model name (see `avremix models`) or a model folder. Default: the shipped default."),
     steps: int | None = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model (default: the model's own; the shipped one uses 2 Euler steps, the path it was trained on)."),
+    noise: float | None = typer.Option(None, "--noise", min=0.0, help="Starting noise of a flow model, as a fraction of its training noise (default: the model's own; the shipped one starts from the input itself, 0: deterministic). Above 0, each --seed draws a different remix."),
     audio_stream: int | None = typer.Option(None, "--audio-stream", help="Which audio stream to process, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
     segment: float = typer.Option(10.0, help="Seconds of audio the model processes per chunk."),
     overlap: float = typer.Option(1.0, help="Seconds shared by neighbouring chunks, crossfaded."),
@@ -100,7 +101,7 @@ def highlight(
     batch_size: int = typer.Option(4, "--batch-size", help="Chunks per forward pass."),
     device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     precision: str = typer.Option("auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16."),
-    seed: int = typer.Option(0, help="Seed of the initial noise of generative models (same seed, same output)."),
+    seed: int = typer.Option(0, help="Seed of the starting noise of a flow model run with --noise above 0 (same seed, same output)."),
     clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,
     captions: Path | None = typer.Option(None, "--captions", help="Captions (JSON or SRT) for a model that takes a captions stream; default: IN.srt or IN.json beside each input.", show_default=False),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
@@ -116,8 +117,9 @@ def highlight(
     from avremix.highlight import highlight_file, highlight_many
 
     model = load(model_name or DEFAULT_MODEL) if strength > 0 else None  # loaded once for every input
-    if model is not None and steps is not None and hasattr(model.config, "steps"):
-        model.config.steps = steps
+    for key, value in (("steps", steps), ("noise", noise)):  # sampling options of flow models
+        if model is not None and value is not None and hasattr(model.config, key):
+            setattr(model.config, key, value)
     features = _context(model, clip_weights, clip_model, captions) if model is not None else None
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision, seed=seed)
     options = dict(strength=strength, audio_stream=audio_stream, config=config, overwrite=overwrite, context=features, captions=captions)

@@ -45,8 +45,6 @@ def test_loss_falls_on_a_fixed_batch(batch, name):
 def test_untrained_model_is_the_identity(batch, name):
     """Zero-initialised output layers: training starts from 'change nothing'."""
     model = TINY[name]().eval()
-    if name == "cfm":
-        model.config.sigma0 = 0.0
     with torch.no_grad():
         out = model(batch["input"], batch["frames"])
     torch.testing.assert_close(out, batch["input"], atol=1e-4, rtol=0)
@@ -57,6 +55,8 @@ def test_chunked_highlight_matches_whole_clip(muddy_corpus, name):
     """Through the engine (4 s segments, 1 s overlap, 1 s context) vs one call on the whole 4 s... 8 s clip."""
     torch.manual_seed(1)
     model = TINY[name]().eval()
+    if name == "cfm":
+        model.config.noise = 1.0  # the seeded noise path too: the engine's noise must line up with a whole-clip draw
     for p in model.parameters():  # a non-trivial model: perturb the zero-initialised output layers too
         p.data.add_(0.02 * torch.randn_like(p))
     ds = MuddyDataset(muddy_corpus, "train")
@@ -105,3 +105,19 @@ def test_source_masks_learn_the_input_stems(batch):
         opt.step()
         fits.append(loss.item())
     assert fits[-1] < 0.5 * fits[0], (fits[0], fits[-1])
+
+
+def test_flow_starts_from_the_input_unless_noise_is_asked_for(batch):
+    """``noise = 0`` (default): one deterministic remix whatever the noise; ``noise > 0``: the noise matters."""
+    torch.manual_seed(0)
+    model = TINY["cfm"]().eval()
+    for p in model.parameters():
+        p.data.add_(0.05 * torch.randn_like(p))
+    z1, z2 = torch.randn_like(batch["input"]), torch.randn_like(batch["input"])
+    with torch.no_grad():
+        quiet = [model(batch["input"], batch["frames"], noise=z) for z in (z1, z2)]
+        model.config.noise = 1.0
+        noisy = [model(batch["input"], batch["frames"], noise=z) for z in (z1, z2)]
+    torch.testing.assert_close(quiet[0], quiet[1])
+    assert (noisy[0] - noisy[1]).abs().max() > 1e-4
+    assert (noisy[0] - quiet[0]).abs().max() > 1e-4
