@@ -30,6 +30,8 @@ err = Console(stderr=True)
 _OUT = typer.Option(..., "-o", "--output", help="Dataset folder (created; re-running completes it, skipping finished items).", show_default=False)
 _JOBS = typer.Option(1, "-j", "--jobs", help="Parallel worker processes.")
 _SEED = typer.Option(0, help="Seed: the same seed gives the same result.")
+_STEPS = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model (default: the model's own; the shipped one uses 2 Euler steps, the path it was trained on).")
+_NOISE = typer.Option(None, "--noise", min=0.0, help="Starting noise of a flow model, as a fraction of its training noise (default: the model's own; the shipped one starts from the input itself, 0: deterministic). Above 0, each --seed draws a different remix.")
 _JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 _CLIP_WEIGHTS = typer.Option(None, "--clip-weights", help="Local open_clip weights file, for models whose visual streams include clip or captions.", show_default=False)
@@ -92,8 +94,7 @@ def highlight(
     output: Path = typer.Option(..., "-o", "--output", help="Output file, or a folder (then each output keeps its input's name; required for several inputs).", show_default=False),
     strength: float = typer.Option(1.0, "--strength", "-s", min=0.0, max=1.0, help="0 keeps the input audio (no model runs), 1 is the model's mix; between blends the two."),
     model_name: str | None = typer.Option(None, "--model", "-m", help="A shipped model name (see `avremix models`) or a model folder. Default: the shipped default."),
-    steps: int | None = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model (default: the model's own; the shipped one uses 2 Euler steps, the path it was trained on)."),
-    noise: float | None = typer.Option(None, "--noise", min=0.0, help="Starting noise of a flow model, as a fraction of its training noise (default: the model's own; the shipped one starts from the input itself, 0: deterministic). Above 0, each --seed draws a different remix."),
+    steps: int | None = _STEPS, noise: float | None = _NOISE,
     audio_stream: int | None = typer.Option(None, "--audio-stream", help="Which audio stream to process, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
     segment: float = typer.Option(10.0, help="Seconds of audio the model processes per chunk."),
     overlap: float = typer.Option(1.0, help="Seconds shared by neighbouring chunks, crossfaded."),
@@ -117,9 +118,7 @@ def highlight(
     from avremix.highlight import highlight_file, highlight_many
 
     model = load(model_name or DEFAULT_MODEL) if strength > 0 else None  # loaded once for every input
-    for key, value in (("steps", steps), ("noise", noise)):  # sampling options of flow models
-        if model is not None and value is not None and hasattr(model.config, key):
-            setattr(model.config, key, value)
+    _sampling(model, steps, noise)
     features = _context(model, clip_weights, clip_model, captions) if model is not None else None
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision, seed=seed)
     options = dict(strength=strength, audio_stream=audio_stream, config=config, overwrite=overwrite, context=features, captions=captions)
@@ -132,6 +131,13 @@ def highlight(
             on_file = lambda i, n, path: bar.update(task, description=f"[{i + 1}/{n}] {Path(path).name}", completed=0)
             results = highlight_many(inputs, output, model=model, on_file=on_file, on_progress=on_progress, **options)
     _report(results, as_json, quiet)
+
+
+def _sampling(model, steps: int | None, noise: float | None) -> None:
+    """``--steps`` / ``--noise`` onto a flow model's config (other models have no sampler)."""
+    for key, value in (("steps", steps), ("noise", noise)):
+        if model is not None and value is not None and hasattr(model.config, key):
+            setattr(model.config, key, value)
 
 
 def _context(model, clip_weights: Path | None, clip_model: str | None, captions: Path | None = None):
@@ -201,7 +207,7 @@ def evaluate(
     data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder.", show_default=False),
     split: str = typer.Option("test", help="train, val or test."),
     shuffle_video: bool = typer.Option(False, "--shuffle-video", help="Feed every clip another clip's frames (does the model use the picture?)."),
-    steps: int | None = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model."),
+    steps: int | None = _STEPS, noise: float | None = _NOISE,
     clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,
     seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
@@ -210,8 +216,7 @@ def evaluate(
     from avremix.evaluate import evaluate as run_evaluation
 
     model = load(model_name or DEFAULT_MODEL)
-    if steps is not None and hasattr(model.config, "steps"):
-        model.config.steps = steps
+    _sampling(model, steps, noise)
     if clip_model:
         model.config.clip_model = clip_model
     with _progress(quiet or as_json) as bar:

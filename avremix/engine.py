@@ -2,11 +2,16 @@
 
 Audio arrives as float32 blocks ``[C, n]`` at the file's native rate (any block size) and optionally with
 per-frame visual context at the model's fps. The engine cuts the stream into fixed *segments* that
-overlap by *overlap* seconds, pads each with *context* seconds of real neighbouring audio on both sides
-(zeros only before the start and after the end of the file), resamples the chunk to the model's rate,
-runs several chunks per forward pass, resamples back, crops the context away and crossfades neighbours
-with linear ramps (overlap-add divided by the summed weights). Output blocks are yielded as soon as no
-later chunk can touch them, so memory is bounded by a few segments, whatever the media's length.
+overlap by *overlap* seconds, gives each a *window* of *context* seconds of real neighbouring audio on
+both sides, resamples the window to the model's rate, runs several windows per forward pass, resamples
+back, crops the context away and crossfades neighbours with linear ramps (overlap-add divided by the
+summed weights). Output blocks are yielded as soon as no later chunk can touch them, so memory is
+bounded by a few segments, whatever the media's length.
+
+Track edges: a window never reaches past the track. The first windows start at the track's start and
+the last ones end at its end (rounded up to a whole video frame), shifted inwards, so the model never
+sees made-up silence: a network trained on real crops treats a second of padding as a quiet scene and
+remixes the audio next to it for it. A track shorter than one window is one call on the whole track.
 
 Grid: segment, overlap and context are whole video frames of the model's fps (when the model takes
 video), so each chunk starts on a frame boundary and gets exactly its frames' context.
@@ -133,8 +138,26 @@ class _Grid:
     def ctx(self) -> int:
         return round(self.ctx_frames * self.frame)
 
+    @property
+    def span_frames(self) -> int:  # a full window: segment plus context on both sides
+        return self.seg_frames + 2 * self.ctx_frames
+
     def start(self, k: int) -> int:
         return round(k * self.hop_frames * self.frame)
+
+    def window(self, k: int, end: int | None = None) -> tuple[int, int, int, int]:
+        """Chunk ``k``'s window: (first sample, samples, first frame, frames). Nominally the segment plus
+        the context on both sides; kept inside the track: from its start, and, once its length ``end`` is
+        known, to its end (rounded up to a whole frame). Shorter than nominal only for a short track."""
+        first = k * self.hop_frames - self.ctx_frames
+        n = self.span_frames
+        if end is not None:
+            last = math.ceil(end / self.frame)  # frames covering the track
+            first = min(first, last - n)
+            n = min(n, last)
+        first = max(first, 0)
+        a = round(first * self.frame)
+        return a, round((first + n) * self.frame) - a, first, n
 
     @classmethod
     def build(cls, config: EngineConfig, sample_rate: int, fps: float | None) -> "_Grid":
@@ -192,7 +215,8 @@ class Engine:
         while True:
             batch: list[int] = []
             while len(batch) < self.config.batch_size:
-                src.fill_to(g.start(k) + g.seg + g.ctx)
+                a, n, _, _ = g.window(k)
+                src.fill_to(a + n)
                 if src.ended and g.start(k) >= src.end:  # chunk k would only see padding
                     break
                 batch.append(k)
@@ -209,9 +233,10 @@ class Engine:
                 yield block
             if done:
                 return
-            src.drop_before(g.start(k) - g.ctx)
+            keep = g.start(k) - round((g.span_frames + 1) * g.frame)  # the last window may shift back this far
+            src.drop_before(keep)
             if frames is not None:
-                frames.drop_before(math.floor((g.start(k) - g.ctx) / g.frame))
+                frames.drop_before(math.floor(keep / g.frame))
 
     def process(self, audio: np.ndarray, visual: Any | None = None) -> np.ndarray:
         """Whole array in, whole array out (``[C, T]``), through the same chunked loop."""
@@ -221,22 +246,33 @@ class Engine:
     # -- internals ------------------------------------------------------------------------------------
     def _run(self, batch: list[int], src: "_SampleBuffer", frames: "_FrameBuffer | None", out: "_OverlapAdd") -> None:
         g = self.grid
-        length = g.seg + 2 * g.ctx
-        x = np.stack([src.read(g.start(k) - g.ctx, length) for k in batch])  # [B, C, L]
-        B, C, L = x.shape
+        windows = [g.window(k, src.end if src.ended else None) for k in batch]
+        outputs: dict[tuple, np.ndarray] = {}
+        for n in sorted({w[1] for w in windows}):  # one length, except for a track shorter than a window
+            same = sorted({w for w in windows if w[1] == n})  # distinct windows (a short track has one)
+            outputs.update(zip(same, self._forward(same, src, frames)))
+        for k, w in zip(batch, windows):
+            y = outputs[w][:, g.start(k) - w[0] :][:, : g.seg]  # the segment: context cropped away
+            if y.shape[1] < g.seg:  # past the end of a short track: never emitted
+                y = np.pad(y, ((0, 0), (0, g.seg - y.shape[1])))
+            out.add(g.start(k), y, self.weight)
+
+    def _forward(self, windows: list[tuple[int, int, int, int]], src: "_SampleBuffer", frames: "_FrameBuffer | None") -> np.ndarray:
+        """The model over windows of equal length → ``[B, C, L]`` at the input's rate (strength applied)."""
+        L = windows[0][1]
+        x = np.stack([src.read(a, L) for a, _, _, _ in windows])  # [B, C, L]
+        B, C, _ = x.shape
         xt = torch.from_numpy(x).reshape(B * C, 1, L)  # [B*C, 1, L]: every channel is an item
         if self.model_rate != self.sample_rate:
             xt = AF.resample(xt, self.sample_rate, self.model_rate)
         Lm = xt.shape[-1]
         visual = None
         if frames is not None:
-            first = [round((g.start(k) - g.ctx) / g.frame) for k in batch]
-            n = g.seg_frames + 2 * g.ctx_frames
-            v = torch.stack([frames.read(f, n) for f in first])  # [B, F, ...]
+            v = torch.stack([frames.read(f, n) for _, _, f, n in windows])  # [B, F, ...]
             visual = v.repeat_interleave(C, dim=0).to(self.device)  # [B*C, F, ...]
         noise = None
         if self.noise is not None:
-            starts = [round((g.start(k) - g.ctx) * self.model_rate / self.sample_rate) for k in batch]
+            starts = [round(a * self.model_rate / self.sample_rate) for a, _, _, _ in windows]
             noise = torch.stack([self.noise.slice(s, Lm) for s in starts])  # [B, Lm]
             noise = noise.repeat_interleave(C, dim=0)[:, None, :].to(self.device)  # [B*C, 1, Lm]
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
@@ -249,8 +285,7 @@ class Engine:
         y = _fit(y, L).reshape(B, C, L).numpy()  # [B, C, L]
         if self.strength != 1.0:
             y = (1.0 - self.strength) * x + self.strength * y
-        for i, k in enumerate(batch):
-            out.add(g.start(k), y[i, :, g.ctx : g.ctx + g.seg], self.weight)
+        return y
 
 
 def _fit(y: torch.Tensor, length: int) -> torch.Tensor:

@@ -43,12 +43,13 @@ class SmallConv(torch.nn.Module):
             y = y + 0.1 * noise
         return y
 
-    def whole(self, x: np.ndarray) -> np.ndarray:
-        """Reference: the network over the whole signal extended with silence (no chunking)."""
-        pad = self.receptive_field
+    def whole(self, x: np.ndarray, frame: int = 1) -> np.ndarray:
+        """Reference: the network over the whole track at once (no chunking), the track's end rounded
+        up to a whole ``frame`` of samples with silence (the engine's last window ends on a video frame)."""
+        pad = -x.shape[1] % frame
         with torch.no_grad():
-            xt = torch.nn.functional.pad(torch.from_numpy(x)[:, None], (pad, pad))
-            return self.net(xt)[:, 0, pad:-pad].numpy()
+            xt = torch.nn.functional.pad(torch.from_numpy(x)[:, None], (0, pad))
+            return self.net(xt)[:, 0, : x.shape[1]].numpy()
 
 
 def blocks(x, n):
@@ -114,7 +115,7 @@ def test_visual_context_is_aligned_to_audio_time(audio):
     feats = np.random.default_rng(2).random((n_frames, 4)).astype(np.float32)
     out = Engine(model, SR, config(context=0.04)).process(audio, feats)
     frame_of_sample = np.arange(audio.shape[1]) * fps // SR
-    expected = model.whole(audio) * feats.mean(-1)[frame_of_sample]
+    expected = model.whole(audio, SR // fps) * feats.mean(-1)[frame_of_sample]
     assert np.abs(out - expected).max() < 1e-5
 
 
@@ -181,3 +182,40 @@ def test_cuda_autocast_matches_cpu(audio):  # runs on a GPU machine only
     cpu = Engine(model, SR, config(context=0.01)).process(audio)
     gpu = Engine(SmallConv(), SR, config(context=0.01, device="cuda", precision="bf16")).process(audio)
     assert np.abs(cpu - gpu).max() < 5e-2
+
+
+class Recorder(Identity):
+    """Identity that keeps every window it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[np.ndarray] = []
+
+    def forward(self, audio, visual=None, noise=None):
+        self.seen.extend(audio[:, 0].numpy())
+        return audio
+
+
+@pytest.mark.parametrize("seconds", [7.3, 2.5, 0.4])
+def test_windows_stay_inside_the_track(seconds):
+    """No window reaches past the track's start or end: the model never sees made-up silence, and a
+    track shorter than one window is a single call on the whole track."""
+    x = (1.0 + np.random.default_rng(3).random((1, round(seconds * SR)))).astype(np.float32)  # never 0
+    model = Recorder()
+    out = Engine(model, SR, config(segment=2.0, overlap=0.5, context=0.5, batch_size=2)).process(x)
+    assert np.abs(out - x).max() < 1e-6
+    assert all(w.min() >= 1.0 for w in model.seen)  # no padding anywhere
+    if seconds < 3.0:  # 2 s segment + 2 x 0.5 s context
+        assert len(model.seen) == 1 and len(model.seen[0]) == x.shape[1]
+    else:
+        assert {len(w) for w in model.seen} == {3 * SR}
+
+
+@pytest.mark.parametrize("block", [997, 48000, 10**7])
+def test_block_size_does_not_change_the_output(audio, block):
+    model = SmallConv(fps=25, generative=True)
+    feats = np.random.default_rng(2).random((int(np.ceil(audio.shape[1] * 25 / SR)), 4)).astype(np.float32)
+    engine = lambda: Engine(model, SR, config(context=0.04, seed=1))  # noqa: E731
+    reference = engine().process(audio, feats)
+    streamed = np.concatenate(list(engine().stream(blocks(audio, block), list(feats))), axis=1)
+    assert np.abs(streamed - reference).max() < 1e-6
