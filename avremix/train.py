@@ -1,9 +1,12 @@
 """Training of the highlighters (``avremix train``): one loop for every model, readable top to bottom.
 
 Data: a Muddy Mix dataset (``build-dataset muddy``). With ``augment`` on, every training crop gets fresh
-Muddy Mix gains drawn from its stems (discrete, continuous or time-varying, as the builder does) and a
-random overall level (±6 dB on input and target alike), so the model never sees the same input twice and
-does not learn one loudness.
+Muddy Mix gains drawn from its stems (``modes``: discrete, continuous or time-varying, as the builder
+does) and a random overall level (±6 dB on input and target alike), so the model never sees the same
+input twice and does not learn one loudness. With probability ``silence`` a crop also gets a stretch of
+digital silence (0.25 to 1.5 s, at its start, its end or inside, with 10 ms fades) in input, target and
+stems alike: films have silent gaps, fades and hard starts, and the audio next to them must be remixed
+as usual, not as if the whole scene had gone quiet.
 
 Loop: AdamW with linear warm-up; gradient clipping; bf16 autocast on CUDA; an EMA of the weights (the
 EMA is what gets exported and validated); every ``checkpoint_every`` steps the full training state
@@ -55,6 +58,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema: float = 0.999  # decay of the weight average
     augment: bool = True  # fresh Muddy Mix gains and level for every crop
+    modes: tuple[str, ...] = MODES  # Muddy Mix modes the augmentation draws from
+    silence: float = 0.0  # probability of a stretch of silence in an augmented crop
     checkpoint_every: int = 500
     val_every: int = 500
     val_examples: int = 32  # validation crops (same every time)
@@ -118,11 +123,15 @@ class TrainingSet(Dataset):
     ``captions`` file when the manifest names one), then kept.
     """
 
-    def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, context: ContextFeatures | None = None):
+    def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, context: ContextFeatures | None = None,
+                 modes: tuple[str, ...] = MODES, silence: float = 0.0):
         self.base = MuddyDataset(root, split, crop=crop, seed=seed)
         if not self.base.rows:
             raise UsageError(f"has no {split} examples", root)
+        if not modes or any(m not in MODES for m in modes):
+            raise UsageError(f"--set modes= takes one or more of {', '.join(MODES)}, got {','.join(modes)}")
         self.augment, self.seed, self.calls = augment, seed, 0
+        self.modes, self.silence = tuple(modes), float(silence)
         self.context, self.features = context, {}
 
     def _visual(self, index: int, item: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -157,11 +166,28 @@ class TrainingSet(Dataset):
         if all(np.abs(s).max() < 1e-6 for s in stems):
             mixed, mixed_stems = target, stems
         else:
-            adjusted = adjust(stems, target, sr, str(rng.choice(MODES)), rng)
+            adjusted = adjust(stems, target, sr, str(rng.choice(self.modes)), rng)
             mixed, mixed_stems = adjusted["input"], adjusted["input_stems"]
-        level = 10 ** (rng.uniform(-6, 6) / 20)
+        level = np.full(target.shape[-1], 10 ** (rng.uniform(-6, 6) / 20), dtype=np.float32)  # [T]
+        if rng.random() < self.silence:
+            level *= silent_stretch(target.shape[-1], sr, rng)
         return {"input": torch.from_numpy(mixed[None] * level).float(), "target": torch.from_numpy(target[None] * level).float(),
                 "frames": visual, "stems": torch.from_numpy(mixed_stems * level).float()}
+
+
+def silent_stretch(length: int, sample_rate: int, rng: np.random.Generator, fade: float = 0.01) -> np.ndarray:
+    """A gain curve ``[T]`` of ones with 0.25 to 1.5 s of silence at the start, the end or inside,
+    faded out and in over ``fade`` seconds."""
+    n = min(length, int(rng.uniform(0.25, 1.5) * sample_rate))
+    start = int(rng.choice([0, length - n, int(rng.integers(0, max(1, length - n)))]))
+    curve = np.ones(length, dtype=np.float32)
+    curve[start : start + n] = 0.0
+    f = max(1, int(fade * sample_rate))
+    ramp = np.linspace(1.0, 0.0, f + 2, dtype=np.float32)[1:-1]  # [f], falling
+    a, b = max(0, start - f), min(length, start + n + f)
+    curve[a:start] = ramp[f - (start - a) :]  # fade out into it
+    curve[start + n : b] = ramp[::-1][: b - start - n]  # fade in after it
+    return curve
 
 
 # -- loop ------------------------------------------------------------------------------------------------------
@@ -246,7 +272,7 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
 
-    train_set = TrainingSet(data, "train", config.crop, config.augment, config.seed + rank, context)
+    train_set = TrainingSet(data, "train", config.crop, config.augment, config.seed + rank, context, config.modes, config.silence)
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed) if world > 1 else None
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
                         num_workers=config.workers, drop_last=len(train_set) >= config.batch_size * world,

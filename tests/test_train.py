@@ -13,7 +13,9 @@ from safetensors.torch import load_file
 from avremix import checkpoint
 from avremix.errors import UsageError
 from avremix.nets.visah import VisAHConfig
-from avremix.train import TrainConfig, apply_overrides, train
+import numpy as np
+
+from avremix.train import TrainConfig, TrainingSet, apply_overrides, silent_stretch, train
 
 TINY_SETS = ["model.hidden=32", "model.enc_blocks=1", "model.latent_layers=1", "model.context_layers=1", "model.heads=2", "model.visual_dim=16"]
 
@@ -28,8 +30,8 @@ def tiny(steps: int, **kw) -> tuple[TrainConfig, VisAHConfig]:
 def test_overrides_are_typed_and_checked():
     config, model_config = TrainConfig(), VisAHConfig()
     apply_overrides(config, model_config, ["steps=7", "lr=0.001", "augment=false", "model.hidden=48", "model.spectral.hop=160", "model.frame_size=32,32",
-                                           "model.visual=builtin,clip"])
-    assert (config.steps, config.lr, config.augment) == (7, 0.001, False)
+                                           "model.visual=builtin,clip", "modes=discrete", "silence=0.3"])
+    assert (config.steps, config.lr, config.augment, config.modes, config.silence) == (7, 0.001, False, ("discrete",), 0.3)
     assert model_config.visual == ("builtin", "clip")
     assert (model_config.hidden, model_config.spectral.hop, model_config.frame_size) == (48, 160, (32, 32))
     with pytest.raises(UsageError, match="unknown setting"):
@@ -81,7 +83,9 @@ def test_ddp_two_cpu_ranks_end_with_identical_weights(muddy_corpus, tmp_path):
 import os, sys
 import torch
 from safetensors.torch import save_file
-from avremix.train import TrainConfig, apply_overrides, train
+import numpy as np
+
+from avremix.train import TrainConfig, TrainingSet, apply_overrides, silent_stretch, train
 from avremix.nets.visah import VisAHConfig
 config = TrainConfig(model="visah", steps=3, batch_size=1, crop=1.0, val_every=100, checkpoint_every=100, log_every=1, augment=True)
 model_config = VisAHConfig()
@@ -127,3 +131,20 @@ def test_init_fine_tunes_from_a_saved_model(muddy_corpus, tmp_path):
     model_config.hidden = 48
     with pytest.raises(UsageError, match="do not fit"):
         train(muddy_corpus, tmp_path / "c", config, model_config)
+
+
+def test_silence_augmentation_silences_input_target_and_stems_together(muddy_corpus):
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        curve = silent_stretch(32000, 16000, rng)
+        silent = np.flatnonzero(curve == 0)
+        assert 0.25 * 16000 <= len(silent) <= 1.5 * 16000 and np.ptp(silent) == len(silent) - 1  # one stretch
+        assert curve.max() <= 1.0 and np.abs(np.diff(curve)).max() < 0.01  # faded, no click
+    ds = TrainingSet(muddy_corpus, "train", 2.0, True, 0, silence=1.0)
+    item = ds[0]
+    quiet = (item["target"][0].abs() < 1e-9) & (item["input"][0].abs() < 1e-9) & (item["stems"].abs().amax(0) < 1e-9)
+    assert quiet.sum() >= 0.25 * 16000  # the same stretch in all three
+    loud = TrainingSet(muddy_corpus, "train", 2.0, True, 0, silence=0.0)[0]
+    assert (loud["target"][0].abs() < 1e-9).sum() < quiet.sum()
+    with pytest.raises(UsageError, match="modes"):
+        TrainingSet(muddy_corpus, "train", 2.0, True, 0, modes=("loud",))
