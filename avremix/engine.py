@@ -135,10 +135,6 @@ class _Grid:
         return round(self.seg_frames * self.frame)
 
     @property
-    def ctx(self) -> int:
-        return round(self.ctx_frames * self.frame)
-
-    @property
     def span_frames(self) -> int:  # a full window: segment plus context on both sides
         return self.seg_frames + 2 * self.ctx_frames
 

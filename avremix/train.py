@@ -130,6 +130,8 @@ class TrainingSet(Dataset):
             raise UsageError(f"has no {split} examples", root)
         if not modes or any(m not in MODES for m in modes):
             raise UsageError(f"--set modes= takes one or more of {', '.join(MODES)}, got {','.join(modes)}")
+        if not 0.0 <= silence <= 1.0:
+            raise UsageError(f"--set silence= is a probability between 0 and 1, got {silence}")
         self.augment, self.seed, self.calls = augment, seed, 0
         self.modes, self.silence = tuple(modes), float(silence)
         self.context, self.features = context, {}

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -13,8 +14,6 @@ from safetensors.torch import load_file
 from avremix import checkpoint
 from avremix.errors import UsageError
 from avremix.nets.visah import VisAHConfig
-import numpy as np
-
 from avremix.train import TrainConfig, TrainingSet, apply_overrides, silent_stretch, train
 
 TINY_SETS = ["model.hidden=32", "model.enc_blocks=1", "model.latent_layers=1", "model.context_layers=1", "model.heads=2", "model.visual_dim=16"]
@@ -148,3 +147,5 @@ def test_silence_augmentation_silences_input_target_and_stems_together(muddy_cor
     assert (loud["target"][0].abs() < 1e-9).sum() < quiet.sum()
     with pytest.raises(UsageError, match="modes"):
         TrainingSet(muddy_corpus, "train", 2.0, True, 0, modes=("loud",))
+    with pytest.raises(UsageError, match="silence"):
+        TrainingSet(muddy_corpus, "train", 2.0, True, 0, silence=1.5)

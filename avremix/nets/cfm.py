@@ -3,13 +3,12 @@ its highlighted remix, guided by the picture.
 
 - Representation: compressed complex STFT (``nets.common.Spectral``), frequency bins as channels of a
   1-D sequence over STFT frames (50 a second).
-- Source of the flow: ``x0 = C(input) + sigma0 · z`` (``z`` standard normal noise in the spectral
-  domain, drawn by the engine once per track), target ``x1 = C(target)``; the straight path between them
-  (``avremix.flow``). The flow only has to move the input to its remix, so few steps suffice.
+- Source of the flow in training: ``x0 = C(input) + sigma0 · z`` (``z`` standard normal noise in the
+  spectral domain), target ``x1 = C(target)``; the straight path between them (``avremix.flow``). The flow only has to move the input to its remix, so few steps suffice.
   Sampling (and the rollout loss, which trains the sampler's own path) starts from
   ``C(input) + noise · sigma0 · z``: ``noise = 0`` (the default) starts from the input itself, a
   deterministic remix (on the synth test split it scores MAG 7 % lower than starting from a noise
-  sample); ``noise > 0`` draws one remix per seed.
+  sample); ``noise > 0`` draws one remix per seed (the engine draws ``z`` once per track).
 - Conditioning module, run once per chunk *before* the vector field: the input spectrum and the frame
   features (``FrameEncoder``, trained with the model) are projected to a common width, joined along
   channels and mixed by a convolution and a transformer layer over time, so that "which source to bring
