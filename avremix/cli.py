@@ -177,7 +177,7 @@ def train(
     data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder (build-dataset muddy).", show_default=False),
     output: Path = typer.Option(..., "-o", "--output", help="Run folder: log.csv, train_state.pt, model/ (the exported EMA model).", show_default=False),
     model: str = typer.Option("cfm", "--model", help="cfm (flow-matching highlighter) or visah (the VisAH baseline)."),
-    sets: list[str] = typer.Option([], "--set", help="Override a setting: steps=2000, batch_size=8, lr=3e-4, crop=4.0, model.hidden=96, model.rollout_steps=0 ... (repeatable; unknown keys are errors)."),
+    sets: list[str] = typer.Option([], "--set", help="Override a setting: steps=2000, batch_size=8, lr=3e-4, crop=4.0, schedule=cosine, init=MODEL (fine-tune), silence=0.15 (crops with a silent stretch), modes=discrete,continuous, model.hidden=96, model.rollout_steps=0 ... (repeatable; unknown keys are errors; all keys: TrainConfig in avremix/train.py, and model.* those of the model's config)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its last checkpoint."),
     visual: str = typer.Option("frames", "--visual", help="What the model sees: frames (its own CNN on the pixels) or feature streams, comma-separated: builtin (weights-free), clip, captions (these two need --clip-weights)."),
     clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,

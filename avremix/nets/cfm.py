@@ -4,7 +4,8 @@ its highlighted remix, guided by the picture.
 - Representation: compressed complex STFT (``nets.common.Spectral``), frequency bins as channels of a
   1-D sequence over STFT frames (50 a second).
 - Source of the flow in training: ``x0 = C(input) + sigma0 · z`` (``z`` standard normal noise in the
-  spectral domain), target ``x1 = C(target)``; the straight path between them (``avremix.flow``). The flow only has to move the input to its remix, so few steps suffice.
+  spectral domain), target ``x1 = C(target)``; the straight path between them (``avremix.flow``). The
+  flow only has to move the input to its remix, so few steps suffice.
   Sampling (and the rollout loss, which trains the sampler's own path) starts from
   ``C(input) + noise · sigma0 · z``: ``noise = 0`` (the default) starts from the input itself, a
   deterministic remix (on the synth test split it scores MAG 7 % lower than starting from a noise
