@@ -265,7 +265,7 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
             raise UsageError("--resume: no train_state.pt in the run folder", out)
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
-        ema.shadow = state["ema"]
+        ema.shadow = {k: v.to(device) for k, v in state["ema"].items()}
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
         ema.updates = step

@@ -63,6 +63,15 @@ def test_train_checkpoint_resume_and_export(muddy_corpus, tmp_path):
         assert model(x, torch.zeros(1, 10, 64, 64, 3, dtype=torch.uint8)).shape == x.shape
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_resume_on_cuda(muddy_corpus, tmp_path):  # runs on a GPU machine only: the EMA must come back on the model's device
+    config, model_config = tiny(2, device="cuda")
+    train(muddy_corpus, tmp_path / "run", config, model_config)
+    config, model_config = tiny(4, device="cuda")
+    last, _ = train(muddy_corpus, tmp_path / "run", config, model_config, resume=True)
+    assert last["step"] == 4 and np.isfinite(last["loss"])
+
+
 def test_cli_rejects_unknown_settings(muddy_corpus, tmp_path):
     from tests.conftest import run_cli
 

@@ -82,6 +82,7 @@ class CFMConfig(VisualInputConfig):
     stems: int = 3  # sources of the source-aware gain (0: off)
     stem_weight: float = 1.0  # weight of the masks' fit to the input stems' ratio masks (when stems are given)
     mask_channels: int = 12  # width of the masks' 2-D refinement
+    mask_layers: int = 1  # dilated 2-D layers of the refinement (frequency dilation 2, 4, 8, 2, ...; time 1, 2, ...)
 
 
 class Condition(NamedTuple):
@@ -122,9 +123,10 @@ class CFMHighlighter(nn.Module):
         # over (frequency, time) of the input's level and that guess
         self.masks = nn.Conv1d(c.hidden, K * bins, 1) if K else None
         w = c.mask_channels
+        dilations = [(2 ** (1 + i % 3), 1 + i % 2) for i in range(c.mask_layers)]  # (frequency, time)
         self.mask_refine = nn.Sequential(
             nn.Conv2d(1 + K, w, 3, padding=1), nn.GELU(),
-            nn.Conv2d(w, w, 3, padding=(2, 1), dilation=(2, 1)), nn.GELU(),
+            *(m for d in dilations for m in (nn.Conv2d(w, w, 3, padding=d, dilation=d), nn.GELU())),
             nn.Conv2d(w, K, 3, padding=1)) if K else None
         # log gain per source and frame, from the vector field's state and each source's share of the energy
         self.stem_gain = nn.Sequential(nn.Conv1d(c.hidden + 2 * K, c.hidden, 1), nn.GELU(), nn.Conv1d(c.hidden, K, 1)) if K else None

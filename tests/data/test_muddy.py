@@ -121,3 +121,16 @@ def test_missing_separator_fails_once_before_building(tmp_path):
     make_clip(tmp_path / "movies" / "a.mp4", duration=1)
     with pytest.raises(UsageError, match="separator checkpoint not found"):
         muddy.plan(tmp_path / "out", videos=tmp_path / "movies", config=muddy.MuddyConfig(separator="htdemucs:/missing/model.th"))
+
+
+def test_glide_is_the_raised_cosine_smoothing_of_the_steps():
+    """The fast (overlap-add) glide equals the direct convolution it replaces, edges included."""
+    per_second = np.array([6.0, -12.0, 9.0, 0.0, 12.0])
+    T, n = 4 * SR + 123, int(0.05 * SR)
+    window = np.hanning(2 * n + 1)[: n + 1]
+    kernel = np.concatenate([window, window[::-1][1:]])
+    steps = np.repeat(10 ** (per_second / 20), SR)[:T]
+    direct = np.convolve(np.pad(steps, (n, n), mode="edge"), kernel / kernel.sum(), mode="valid")[:T]
+    glide = muddy._glide(per_second, SR, T)
+    assert glide.shape == (T,) and np.abs(glide - direct).max() < 1e-5
+    assert glide[SR // 2] == pytest.approx(10 ** (6 / 20)) and glide[SR + SR // 2] == pytest.approx(10 ** (-12 / 20))

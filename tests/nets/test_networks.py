@@ -12,6 +12,8 @@ from avremix.nets.visah import VisAH, VisAHConfig
 
 TINY = {
     "cfm": lambda: CFMHighlighter(CFMConfig(hidden=32, blocks=2, attn_layers=1, heads=2, visual_dim=16, rollout_steps=1)),
+    "cfm-deep-masks": lambda: CFMHighlighter(CFMConfig(hidden=32, blocks=2, attn_layers=1, heads=2, visual_dim=16, rollout_steps=1,
+                                                       mask_channels=8, mask_layers=3)),
     "visah": lambda: VisAH(VisAHConfig(hidden=32, enc_blocks=1, latent_layers=1, context_layers=1, heads=2, visual_dim=16)),
 }
 # loss after 200 steps on one fixed batch must fall below this fraction of the first step's loss
@@ -41,7 +43,7 @@ def test_loss_falls_on_a_fixed_batch(batch, name):
     assert last < THRESHOLD[name] * first, (first, last)
 
 
-@pytest.mark.parametrize("name", ["cfm", "visah"])
+@pytest.mark.parametrize("name", ["cfm", "cfm-deep-masks", "visah"])
 def test_untrained_model_is_the_identity(batch, name):
     """Zero-initialised output layers: training starts from 'change nothing'."""
     model = TINY[name]().eval()
@@ -89,6 +91,18 @@ def test_gain_velocity_carries_the_input_to_its_gain_exactly(steps):
     bound = model.config.max_log_gain
     gain = torch.exp(bound * torch.tanh(log_gain / bound))  # the head's bounded gain
     torch.testing.assert_close(x1, x0 * gain[None, None, :, None], atol=1e-4, rtol=1e-4)
+
+
+def test_mask_refinement_depth_keeps_the_default_layout():
+    """``mask_layers`` adds dilated layers; the default (1) keeps the layer names that 0.2 checkpoints were saved with."""
+    def names(**kw):
+        return sorted(k for k in CFMHighlighter(CFMConfig(**kw)).state_dict() if k.startswith("mask_refine."))
+    assert names() == [f"mask_refine.{i}.{p}" for i in (0, 2, 4) for p in ("bias", "weight")]
+    deep = CFMHighlighter(CFMConfig(mask_channels=8, mask_layers=4)).mask_refine
+    convs = [m for m in deep if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 6 and [c.dilation for c in convs[1:-1]] == [(2, 1), (4, 2), (8, 1), (2, 2)]
+    x = torch.randn(1, 4, 321, 50)  # [B, 1 + K, F, N]: the refinement keeps the spectrogram's shape
+    assert deep(x).shape == (1, 3, 321, 50)
 
 
 def test_source_masks_learn_the_input_stems(batch):
