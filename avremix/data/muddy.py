@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.signal import oaconvolve
 import torchaudio.functional as AF
+from scipy.signal import oaconvolve
 
 from avremix.config import config_from_dict
 from avremix.data.loudness import loudness
