@@ -62,7 +62,7 @@ class EngineConfig:
     context: float = 1.0  # seconds of real neighbouring audio the model also sees on each side (cropped away)
     batch_size: int = 4  # chunks per forward pass
     device: str = "auto"  # "auto" (CUDA when available) | "cpu" | "cuda" | "cuda:N"
-    precision: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU) | "fp32" | "bf16" | "fp16"
+    precision: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU) | "fp32" | "bf16" (CUDA or CPU) | "fp16" (CUDA)
     seed: int = 0  # seed of the initial noise of generative models
 
     def validate(self) -> None:
@@ -91,8 +91,12 @@ def resolve_device(name: str) -> torch.device:
 
 
 def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    if device.type != "cuda" or precision == "fp32":
+    """The model's autocast dtype: bf16 by default on CUDA; on the CPU only when asked for (``bf16`` pays
+    off on CPUs with AVX512-BF16 or AMX and is slower elsewhere, so ``auto`` keeps fp32 there)."""
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return None
+    if precision == "fp16" and device.type != "cuda":
+        raise UsageError("--precision fp16 needs a CUDA device; on the CPU use bf16 or fp32")
     return torch.float16 if precision == "fp16" else torch.bfloat16
 
 

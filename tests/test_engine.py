@@ -176,6 +176,17 @@ def test_bad_settings_are_user_errors(kw, msg):
         Engine(Identity(), SR, config(**kw))
 
 
+def test_bf16_on_the_cpu_matches_fp32_and_fp16_needs_cuda(audio):
+    model = SmallConv()
+    fp32 = Engine(model, SR, config(context=0.01, device="cpu")).process(audio)
+    bf16 = Engine(model, SR, config(context=0.01, device="cpu", precision="bf16"))
+    assert bf16.autocast == torch.bfloat16
+    out = bf16.process(audio)
+    assert out.dtype == fp32.dtype and 0 < np.abs(out - fp32).max() < 5e-2  # really ran in bf16, and close
+    with pytest.raises(UsageError, match="fp16 needs a CUDA device"):
+        Engine(model, SR, config(device="cpu", precision="fp16"))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_autocast_matches_cpu(audio):  # runs on a GPU machine only
     model = SmallConv()
