@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tests never see the real recordings a developer fetched (`make data-assets`): builders with `--sources auto`
+# run on procedural sources, as on CI. Tests of the real family build tiny packages of their own.
+os.environ["AVREMIX_ASSETS"] = tempfile.mkdtemp(prefix="avremix-no-assets-")
 
 from avremix.media.ffmpeg import ffmpeg_exe  # noqa: E402
 from avremix.samples import make_clip  # noqa: E402

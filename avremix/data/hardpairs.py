@@ -26,7 +26,10 @@ from avremix.config import config_from_dict
 from avremix.data import scene, sources
 from avremix.data.embed import cosine, yamnet_embedding
 from avremix.data.loudness import loudness
+from avremix.data.sources.real import asset_refs, effect_class, real_sources
 from avremix.data.store import Store, split_of, write_wav
+from avremix.data.synth import check_real_sources
+from avremix.errors import UsageError
 from avremix.media import FrameSampler
 from avremix.media.writer import encode_video
 
@@ -42,15 +45,40 @@ class HardPairsConfig:
     candidates: int = 6  # tracks of the class generated per example
     max_pattern_corr: float = 0.3  # temporal patterns at least this different
     snr_db: tuple[float, float] = (-5.0, 5.0)  # target-to-interferer loudness ratio range
+    sources: str = "auto"  # auto (real effect recordings when installed) | real | procedural
+
+    def validate(self) -> None:
+        if self.sources not in ("auto", "real", "procedural"):
+            raise UsageError(f"--sources must be auto, real or procedural for hardpairs, got {self.sources!r}")
 
 
 def plan(n: int, seed: int, config: HardPairsConfig) -> list[dict]:
+    config.validate()
+    if config.sources == "real":
+        check_real_sources()
     return [{"item": f"hardpairs-{seed}-{i:05d}", "source": f"hardpairs-{seed}-{i:05d}", "seed": seed, "index": i, "config": asdict(config)} for i in range(n)]
 
 
-def _track(rng: np.random.Generator, cls: str, cfg: HardPairsConfig) -> tuple[np.ndarray, list]:
+def _classes(cfg: HardPairsConfig, split: str) -> dict[str, list] | None:
+    """Real effect files of ``split`` grouped by class (file name without digits); None for procedural sources."""
+    if cfg.sources == "procedural":
+        return None
+    real = real_sources()
+    if not real.index.has("effects", split):
+        return None
+    groups: dict[str, list] = {}
+    for f in real.index.pool("effects", split):
+        groups.setdefault(effect_class(f.path), []).append(f)
+    return groups
+
+
+def _track(rng: np.random.Generator, cls: str, cfg: HardPairsConfig, files: list | None, split: str) -> tuple[np.ndarray, list]:
     T = int(round(cfg.duration * cfg.sample_rate))
-    events = sources.effect_events_procedural(rng, cfg.duration, cfg.sample_rate, n_events=int(rng.integers(2, 6)), classes=[cls])
+    k = int(rng.integers(2, 6))
+    if files:
+        events = real_sources().effect_events(rng, cfg.duration, split, cfg.sample_rate, n_events=k, files=files)
+    else:
+        events = sources.effect_events_procedural(rng, cfg.duration, cfg.sample_rate, n_events=k, classes=[cls])
     audio = np.zeros(T, np.float32)
     for e in events:
         audio += e.place(T, cfg.sample_rate)
@@ -68,8 +96,14 @@ def build_item(spec: dict, out: Path) -> tuple[list[dict], list[dict]]:
     cfg = config_from_dict(HardPairsConfig, spec["config"])
     sr = cfg.sample_rate
     rng = np.random.default_rng([spec["seed"], spec["index"], 11])
-    cls = str(rng.choice(sources.EFFECT_CLASSES))
-    tracks = [_track(rng, cls, cfg) for _ in range(cfg.candidates)]
+    split = split_of(spec["source"])
+    groups = _classes(cfg, split)
+    if groups:
+        cls = sorted(groups)[int(rng.integers(len(groups)))]
+    else:
+        cls = str(rng.choice(sources.EFFECT_CLASSES))
+    files = groups[cls] if groups else None
+    tracks = [_track(rng, cls, cfg, files, split) for _ in range(cfg.candidates)]
     embeddings = [yamnet_embedding(a, sr) for a, _ in tracks]
     patterns = [_pattern(a, sr, cfg.fps) for a, _ in tracks]
     best = None
@@ -102,10 +136,11 @@ def build_item(spec: dict, out: Path) -> tuple[list[dict], list[dict]]:
         write_wav(out / f"{name}.wav", audio, sr)
     base = f"items/{spec['item']}"
     row = {
-        "id": spec["item"], "split": split_of(spec["source"]), "sample_rate": sr, "fps": cfg.fps, "duration": cfg.duration,
+        "id": spec["item"], "split": split, "sample_rate": sr, "fps": cfg.fps, "duration": cfg.duration,
         "files": {k: f"{base}/{k}.wav" for k in ("mix", "target", "interferer")} | {"video": f"{base}/video.mp4"},
         "frames": {"frames": f"{base}/frames.npy"},
-        "params": {"class": cls, "similarity": round(similarity, 4), "pattern_corr": round(corr, 3), "snr_db": round(snr, 2),
+        "assets": {"target": asset_refs([e.meta for e in target_events]), "interferer": asset_refs([e.meta for e in tracks[j][1]])},
+        "params": {"class": cls, "sources": "real" if files else "procedural", "similarity": round(similarity, 4), "pattern_corr": round(corr, 3), "snr_db": round(snr, 2),
                    "target_onsets": [round(e.onset, 3) for e in target_events], "candidates": cfg.candidates},
     }
     return [row], []

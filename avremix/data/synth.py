@@ -19,8 +19,10 @@ Files per clip (``items/<id>/``): ``video.mp4`` (the picture with the director's
 stems as they sound in the director's mix; they sum to the target), ``gains.npy`` (``[4, F]`` linear gains
 of dialogue, music, on-screen and off-screen effects at the frame times).
 
-Sources come from procedural generators (always available) and, when installed (``make data-assets``),
-espeak-ng voices, fluidsynth renderings of generated MIDI, and Debian sound-effect files.
+Sources (``--sources``): real recordings (``real``; ``make data-assets``, :mod:`avremix.data.sources.real`),
+procedural generators (always available), or espeak-ng voices, fluidsynth renderings of generated MIDI and
+Debian sound-effect files installed system-wide (``assets``; ``make data-tools``). ``auto`` takes real
+recordings for every family the clip's split has them for.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ import numpy as np
 from avremix.config import config_from_dict
 from avremix.data import scene, sources
 from avremix.data.loudness import normalize_loudness
+from avremix.data.sources.real import asset_refs, pan_gains, real_sources
 from avremix.data.store import Store, split_of, write_wav
 from avremix.errors import UsageError
 from avremix.media import FrameSampler
 from avremix.media.writer import encode_video
 
 STEMS = ("dialogue", "music", "effects")
+SOURCES = ("auto", "real", "procedural", "assets")
 
 
 @dataclass
@@ -50,14 +54,14 @@ class SynthConfig:
     video_size: tuple[int, int] = (160, 120)  # (W, H) of the mp4
     fps: float = 10.0  # stored frames (frames.npy)
     frame_size: tuple[int, int] = (64, 64)  # (W, H) of the stored frames
-    sources: str = "auto"  # auto (assets for half the clips when installed) | procedural | assets
+    sources: str = "auto"  # auto (real recordings when installed, else tools for half the clips) | real | procedural | assets
     stem_lufs: float = -27.0  # loudness of every stem in the flat mix (±3 LU per clip)
     p_onscreen: float = 0.6  # chance that an effect event's source is in the picture
     rules: dict = field(default_factory=dict)  # MixRules overrides
 
     def validate(self) -> None:
-        if self.sources not in ("auto", "procedural", "assets"):
-            raise UsageError(f"--sources must be auto, procedural or assets, got {self.sources!r}")
+        if self.sources not in SOURCES:
+            raise UsageError(f"--sources must be one of {', '.join(SOURCES)}, got {self.sources!r}")
         if self.duration < 1:
             raise UsageError(f"--duration must be at least 1 second, got {self.duration}")
 
@@ -69,7 +73,9 @@ def plan(n_clips: int, seed: int, config: SynthConfig) -> list[dict]:
         assets = sources.find_assets()
         missing = [f for f in ("speech", "music", "effects") if not getattr(assets, f"{f}_available")]
         if missing:
-            raise UsageError(f"--sources assets: no {', '.join(missing)} assets installed; run `make data-assets` (Debian packages) or use --sources procedural")
+            raise UsageError(f"--sources assets: no {', '.join(missing)} tools installed; run `make data-tools` (Debian packages, root) or use --sources procedural")
+    if config.sources == "real":
+        check_real_sources()
     return [
         {"item": f"synth-{seed}-{i:05d}", "source": f"synth-{seed}-{i:05d}", "seed": seed, "index": i, "scene": 0, "config": asdict(config)}
         for i in range(n_clips)
@@ -112,6 +118,8 @@ def build_item(spec: dict, out: Path) -> tuple[list[dict], list[dict]]:
         "files": {k: f"{base}/{k}.wav" for k in ("mix", "target", "stems", "target_stems")} | {"video": f"{base}/video.mp4", "gains": f"{base}/gains.npy"},
         "frames": {"frames": f"{base}/frames.npy"},
         "sources": clip["source_ids"],
+        "families": clip["families"],
+        "assets": clip["assets"],
         "params": {
             "seed": spec["seed"], "index": spec["index"], "scene": spec.get("scene", 0),
             "generators": clip["generators"], "stem_gain_db": mixes["stem_gain_db"], "peak_scale": mixes["peak_scale"],
@@ -122,30 +130,80 @@ def build_item(spec: dict, out: Path) -> tuple[list[dict], list[dict]]:
     return [row], []
 
 
+def check_real_sources() -> None:
+    """One clear error up front when ``--sources real`` cannot be served for every split."""
+    index = real_sources().index
+    missing = [f"{c} ({s})" for c in ("speech", "music", "effects") for s in ("train", "val", "test") if not index.has(c, s)]
+    if missing:
+        raise UsageError(f"--sources real: no real recordings for {', '.join(missing)} in {index.root}; "
+                         "run `make data-assets` (or `avremix assets --fetch`), or use --sources procedural")
+
+
 def make_audio(rng: np.random.Generator, cfg: SynthConfig, split: str) -> dict:
-    """Dialogue, music and effect events whose source ids all belong to ``split``."""
+    """Dialogue, music, effect events and ambience whose sources all belong to ``split``.
+
+    Per family, ``cfg.sources`` picks real recordings (``real``; ``auto`` when the split has them), the
+    system-wide Debian tools (``assets``; ``auto`` for half the clips when there are no real ones) or the
+    procedural generators. Besides the mono signals it returns each stem's stereo image (``stereo``).
+    """
     sr, dur = cfg.sample_rate, cfg.duration
-    assets = sources.find_assets() if cfg.sources != "procedural" else None
+    real = real_sources() if cfg.sources in ("auto", "real") else None
+    tools = sources.find_assets() if cfg.sources in ("auto", "assets") else None
 
-    def use_assets(family: str) -> bool:
-        if assets is None or not getattr(assets, f"{family}_available"):
-            return False
-        return cfg.sources == "assets" or rng.random() < 0.5
+    def family(name: str, category: str) -> str:
+        if real is not None and real.index.has(category, split):
+            return "real"
+        if cfg.sources == "real":
+            raise sources.AssetsUnavailable(f"--sources real: no real {category} recordings for the {split} split; run `make data-assets`")
+        if tools is not None and getattr(tools, f"{name}_available") and (cfg.sources == "assets" or rng.random() < 0.5):
+            return "assets"
+        return "procedural"
 
-    speech = _in_split(lambda: sources.speech_espeak(rng, dur, sr, assets) if use_assets("speech") else sources.speech_procedural(rng, dur, sr), split)
-    music = _in_split(lambda: sources.music_fluidsynth(rng, dur, sr, assets) if use_assets("music") else sources.music_procedural(rng, dur, sr), split)
-    if use_assets("effects"):
-        files = [f for f in assets.effect_files if split_of(f"effects:file:{Path(f).name}") == split]
-        events = sources.effect_events_assets(rng, dur, sr, assets, files=files) if files else sources.effect_events_procedural(rng, dur, sr)
+    fam = {"dialogue": family("speech", "speech"), "music": family("music", "music"), "effects": family("effects", "effects")}
+    if fam["dialogue"] == "real":
+        speech = real.speech(rng, dur, split, sr)
+    else:
+        speech = _in_split(lambda: sources.speech_espeak(rng, dur, sr, tools) if fam["dialogue"] == "assets" else sources.speech_procedural(rng, dur, sr), split)
+    if fam["music"] == "real":
+        music = real.music(rng, dur, split, sr)
+    else:
+        music = _in_split(lambda: sources.music_fluidsynth(rng, dur, sr, tools) if fam["music"] == "assets" else sources.music_procedural(rng, dur, sr), split)
+    ambience_meta = {"generator": "ambience"}
+    if fam["effects"] == "real":
+        events = real.effect_events(rng, dur, split, sr)
+    elif fam["effects"] == "assets":
+        files = [f for f in tools.effect_files if split_of(f"effects:file:{Path(f).name}") == split]
+        events = sources.effect_events_assets(rng, dur, sr, tools, files=files) if files else sources.effect_events_procedural(rng, dur, sr)
     else:
         events = sources.effect_events_procedural(rng, dur, sr)
+    if real is not None and real.index.has("ambience", split):
+        bed, ambience_meta = real.ambience(rng, dur, split, sr)
+    else:
+        bed = np.repeat(sources.ambience(rng, dur, sr)[None], 2, axis=0)
     return {
         "speech": speech.audio, "activity": speech.activity, "music": music.audio, "events": events,
-        "ambience": sources.ambience(rng, dur, sr),
+        "ambience": bed.mean(0),
+        "stereo": {"dialogue": _stereo(speech), "music": _stereo(music), "ambience": bed},
         "level_jitter": rng.uniform(-3, 3, size=3),  # LU added to the flat mix's stem loudness
         "source_ids": {"dialogue": speech.source_id, "music": music.source_id, "effects": sorted({e.source_id for e in events})},
-        "generators": {"dialogue": speech.meta, "music": music.meta},
+        "generators": {"dialogue": speech.meta, "music": music.meta, "ambience": ambience_meta},
+        "families": fam,
+        "assets": {"dialogue": asset_refs([speech.meta]), "music": asset_refs([music.meta]),
+                   "effects": asset_refs([e.meta for e in events] + [ambience_meta])},
     }
+
+
+def _stereo(clip: sources.SourceClip) -> np.ndarray:
+    """[2, T]: the clip's own stereo image, or its mono signal in the centre (-3 dB each side)."""
+    return clip.stereo if clip.stereo is not None else np.repeat(clip.audio[None] * np.float32(0.5 ** 0.5), 2, axis=0)
+
+
+def effects_stereo(events: list, ambience_bed: np.ndarray, T: int, sr: int) -> np.ndarray:
+    """[2, T] effects stem: the ambience bed plus every event at its pan position."""
+    out = ambience_bed[:, :T].astype(np.float32).copy()
+    for e in events:
+        out += pan_gains(e.pan)[:, None] * e.place(T, sr)[None]
+    return out
 
 
 def _in_split(make, split: str, tries: int = 50):

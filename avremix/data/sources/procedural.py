@@ -1,10 +1,7 @@
-"""Single-source audio generators for the offline synthetic audio-visual corpus.
+"""Procedural single-source generators: speech, music, sound effects and room tone from numpy/scipy.
 
-Every generator returns mono float32 audio at ``sr`` (default 16 kHz), never peaks above 1, and is
-deterministic given a :class:`numpy.random.Generator` (no global random state is used). Continuous sources
-come back as a :class:`SourceClip` (audio, activity envelope, identity, JSON-serialisable metadata); sound
-effects as a list of :class:`EffectEvent` (onset + short signal) that the mixer places with
-:meth:`EffectEvent.place`.
+Conventions (mono float32 at ``sr``, peaks, determinism, :class:`~avremix.data.sources.common.SourceClip` and
+:class:`~avremix.data.sources.common.EffectEvent`) are described in :mod:`avremix.data.sources.common`.
 
 Procedural family (numpy/scipy only, always available)
     :func:`speech_procedural`
@@ -25,234 +22,29 @@ Procedural family (numpy/scipy only, always available)
     :func:`ambience`
         Room tone: pink-to-brown noise, slowly modulated, optional mains hum. Peak 0.05.
 
-Asset-backed family (Debian packages; each raises :class:`AssetsUnavailable` when what it needs is missing)
-    :func:`find_assets`
-        Locates ``espeak-ng``, ``fluidsynth``, a General MIDI soundfont and sound-effect files
-        (sound-theme-freedesktop, heroes-sound-effects).
-    :func:`speech_espeak`
-        Random English sentences (built-in word list and grammar templates, :func:`english_sentence`)
-        spoken by espeak-ng with a random :class:`EspeakSpeaker` (voice variant, speed, pitch, word gap).
-    :func:`music_fluidsynth`
-        The same composition logic, written as a Standard MIDI File by :func:`write_midi` with random General
-        MIDI programs, rendered by fluidsynth.
-    :func:`effect_events_assets`
-        Events cut from sound-effect files (trimmed, at most 3 s, faded out); class = file stem.
-
-:func:`activity_envelope` (rectify, ~30 ms low-pass, normalise by the 99th percentile) gives every clip's
-``activity`` (for speech: how open the mouth is, 0 in pauses).
+:func:`compose_music` is shared with the fluidsynth renderer (:func:`avremix.data.sources.tools.music_fluidsynth`).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import functools
-import hashlib
-import json
 import math
-import os
-import shutil
-import struct
-import subprocess
-import tempfile
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Callable, Mapping, NamedTuple, Sequence
+from dataclasses import asdict, dataclass
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 from scipy import signal
-from scipy.ndimage import uniform_filter1d
+
+from avremix.data.sources.common import (
+    AMBIENCE_PEAK, DEFAULT_SR, EFFECT_CLASSES, MUSIC_PEAK, SPEECH_PEAK, EffectEvent, SourceClip, Track, clip, event_onsets,
+    fade, fit_length, jsonable, midi_hz, noise, normalise, num_events, num_samples, ramp, stable_hash, times,
+    triangular_smooth, unit,
+)
 
 __all__ = [
-    "AMBIENCE_PEAK", "BASS", "DEFAULT_SR", "DRUMS", "EFFECT_CLASSES", "HAT", "KICK", "LEAD", "MUSIC_PEAK", "NOT_EFFECTS",
-    "PAD", "SNARE", "SPEECH_PEAK", "VOWELS",
-    "Assets", "AssetsUnavailable", "EffectEvent", "EspeakSpeaker", "MidiNote", "Piece", "SourceClip", "Speaker",
-    "activity_envelope", "ambience", "compose_music", "effect_events_assets", "effect_events_procedural",
-    "english_sentence", "find_assets", "music_fluidsynth", "music_procedural", "speech_espeak",
-    "speech_procedural", "write_midi",
+    "BASS", "DRUMS", "HAT", "KICK", "LEAD", "PAD", "SNARE", "VOWELS",
+    "MidiNote", "Piece", "Speaker",
+    "ambience", "compose_music", "effect_events_procedural", "music_procedural", "speech_procedural",
 ]
-
-DEFAULT_SR = 16000
-EFFECT_CLASSES = ("impact", "clink", "whoosh", "footsteps", "door", "gunshot", "engine")
-SPEECH_PEAK = 0.5
-MUSIC_PEAK = 0.5
-AMBIENCE_PEAK = 0.05
-
-
-class AssetsUnavailable(Exception):
-    """A tool or data file of a Debian package needed by an asset-backed generator is missing."""
-
-
-# ----------------------------------------------------------------------------------------------------------
-# data types
-# ----------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class SourceClip:
-    """One source's audio over the whole clip."""
-
-    audio: np.ndarray  # [T] float32, T == round(duration * sr)
-    activity: np.ndarray  # [T] float32 in [0, 1], smoothed amplitude envelope (0 in pauses)
-    source_id: str  # stable id of the source identity
-    meta: dict  # generator name and parameters (JSON-serialisable)
-
-
-@dataclass
-class EffectEvent:
-    """One sound event: its own short signal and where it starts in the clip."""
-
-    onset: float  # seconds
-    signal: np.ndarray  # [n] float32
-    cls: str
-    source_id: str
-    meta: dict = field(default_factory=dict)
-
-    def place(self, total_samples: int, sr: int) -> np.ndarray:
-        """The event on a [total_samples] float32 timeline, starting at its onset (cropped at the end)."""
-        out = np.zeros(int(total_samples), np.float32)
-        start = int(round(self.onset * sr))
-        sig = self.signal[max(0, -start):]
-        start = max(0, start)
-        n = min(len(sig), int(total_samples) - start)
-        if n > 0:
-            out[start:start + n] = sig[:n]
-        return out
-
-
-# ----------------------------------------------------------------------------------------------------------
-# small helpers
-# ----------------------------------------------------------------------------------------------------------
-
-
-def _num_samples(duration: float, sr: int) -> int:
-    if not duration > 0:
-        raise ValueError(f"duration must be > 0 s, got {duration}")
-    if int(sr) != sr or sr < 4000:
-        raise ValueError(f"sample rate must be an integer >= 4000 Hz, got {sr}")
-    return int(round(duration * sr))
-
-
-def _jsonable(obj: object) -> object:
-    """numpy scalars/arrays and tuples to plain Python, recursively."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return round(float(obj), 6)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
-
-
-def _stable_hash(obj: object) -> str:
-    return hashlib.sha1(json.dumps(_jsonable(obj), sort_keys=True).encode()).hexdigest()[:12]
-
-
-def _normalise(x: np.ndarray, peak: float) -> np.ndarray:
-    m = float(np.max(np.abs(x))) if x.size else 0.0
-    y = x * (peak / m) if m > 0 else x
-    return np.asarray(y, np.float32)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    m = float(np.max(np.abs(x))) if x.size else 0.0
-    return x / m if m > 0 else x
-
-
-def _times(n: int, sr: int) -> np.ndarray:
-    return np.arange(n) / sr
-
-
-def _ramp(n: int) -> np.ndarray:
-    """Raised-cosine rise from 0 to 1 over n samples."""
-    return 0.5 - 0.5 * np.cos(np.pi * np.arange(n) / max(n, 1))
-
-
-def _fade(x: np.ndarray, n_in: int, n_out: int) -> np.ndarray:
-    """Raised-cosine fade-in/out, in place; returns x."""
-    n_in, n_out = min(n_in, len(x)), min(n_out, len(x))
-    if n_in > 0:
-        x[:n_in] *= _ramp(n_in)
-    if n_out > 0:
-        x[len(x) - n_out:] *= _ramp(n_out)[::-1]
-    return x
-
-
-def _smooth(x: np.ndarray, width: int) -> np.ndarray:
-    """Zero-phase triangular smoothing (two passes of a box of ``width`` samples)."""
-    if width <= 1:
-        return x
-    return uniform_filter1d(uniform_filter1d(x, width, mode="nearest"), width, mode="nearest")
-
-
-def _sos(kind: str, freqs: float | tuple[float, float], sr: int, order: int = 2) -> np.ndarray:
-    """Butterworth sections; cut-offs clipped to (20 Hz, 0.45 sr)."""
-    nyq_safe = 0.45 * sr
-    if kind == "bandpass":
-        lo = float(np.clip(freqs[0], 20.0, nyq_safe * 0.8))
-        hi = float(np.clip(freqs[1], lo * 1.25, nyq_safe))
-        return signal.butter(order, [lo, hi], btype="bandpass", fs=sr, output="sos")
-    return signal.butter(order, float(np.clip(freqs, 20.0, nyq_safe)), btype=kind, fs=sr, output="sos")
-
-
-def _noise(rng: np.random.Generator, n: int, sr: int, kind: str | None = None,
-           freqs: float | tuple[float, float] | None = None, order: int = 2) -> np.ndarray:
-    x = rng.standard_normal(n)
-    return signal.sosfilt(_sos(kind, freqs, sr, order), x) if kind else x
-
-
-def _midi_hz(pitch: float) -> float:
-    return 440.0 * 2.0 ** ((pitch - 69) / 12)
-
-
-def _resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    if sr_in == sr_out:
-        return x
-    g = math.gcd(int(sr_in), int(sr_out))
-    return signal.resample_poly(x, int(sr_out) // g, int(sr_in) // g)
-
-
-def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
-    return x[:n] if len(x) >= n else np.pad(x, (0, n - len(x)))
-
-
-def activity_envelope(audio: np.ndarray, sr: int, smooth: float = 0.03) -> np.ndarray:
-    """Smoothed amplitude envelope in [0, 1]: |audio| low-passed over ~``smooth`` s, divided by its 99th percentile."""
-    env = _smooth(np.abs(np.asarray(audio, np.float64)), max(1, int(round(smooth * sr))))
-    ref = float(np.percentile(env, 99)) if env.size else 0.0
-    if ref <= 1e-9:
-        return np.zeros(len(env), np.float32)
-    return np.clip(env / ref, 0.0, 1.0).astype(np.float32)
-
-
-def _clip(audio: np.ndarray, sr: int, source_id: str, meta: dict) -> SourceClip:
-    audio = np.asarray(audio, np.float32)
-    return SourceClip(audio, activity_envelope(audio, sr), source_id, _jsonable(meta))
-
-
-class _Track:
-    """Piecewise-linear control track from keypoints (x in samples, kept strictly increasing)."""
-
-    def __init__(self) -> None:
-        self.x: list[float] = []
-        self.y: list = []
-
-    def add(self, x: float, y) -> None:
-        if self.x and x <= self.x[-1]:
-            x = self.x[-1] + 1e-3
-        self.x.append(float(x))
-        self.y.append(y)
-
-    def at(self, pos: np.ndarray) -> np.ndarray:
-        xp, yp = np.asarray(self.x), np.asarray(self.y, np.float64)
-        if yp.ndim == 1:
-            return np.interp(pos, xp, yp)
-        return np.stack([np.interp(pos, xp, yp[:, k]) for k in range(yp.shape[1])], axis=-1)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -345,7 +137,7 @@ class Speaker:
 
     @property
     def source_id(self) -> str:
-        return f"speech:proc:{_stable_hash(asdict(self))}"
+        return f"speech:proc:{stable_hash(asdict(self))}"
 
 
 @dataclass
@@ -420,7 +212,7 @@ def _resonator_sos(freqs: np.ndarray, bws: np.ndarray, sr: int) -> np.ndarray:
     return np.stack([1.0 + a1 + a2, zeros, zeros, ones, a1, a2], axis=-1)
 
 
-def _formant_filter(x: np.ndarray, formants: _Track, bws: np.ndarray, sr: int, block: int = 64) -> np.ndarray:
+def _formant_filter(x: np.ndarray, formants: Track, bws: np.ndarray, sr: int, block: int = 64) -> np.ndarray:
     """Cascade of time-varying formant resonators, coefficients updated every ``block`` samples."""
     n = len(x)
     nb = -(-n // block)
@@ -440,7 +232,7 @@ def _speak_spurt(rng: np.random.Generator, spk: Speaker, target: float, sr: int)
     syls = _plan_syllables(rng, spk, target, sr)
     ms = sr / 1000.0
     n = syls[-1].end + int(30 * ms)
-    av, asp, fmt, accent = _Track(), _Track(), _Track(), _Track()
+    av, asp, fmt, accent = Track(), Track(), Track(), Track()
     bursts: list[tuple[int, int, tuple[float, float], float, int, int]] = []
     av.add(0, 0.0)
     asp.add(0, 0.0)
@@ -473,11 +265,11 @@ def _speak_spurt(rng: np.random.Generator, spk: Speaker, target: float, sr: int)
     accent.add(n, 1.0 + (0.3 * spk.pitch_range if question else -0.05))
 
     pos = np.arange(n)
-    av_t = _smooth(av.at(pos), int(5 * ms))
-    asp_t = _smooth(asp.at(pos), int(3 * ms))
+    av_t = triangular_smooth(av.at(pos), int(5 * ms))
+    asp_t = triangular_smooth(asp.at(pos), int(3 * ms))
     f0_start, f0_end = spk.f0 * rng.uniform(1.02, 1.15), spk.f0 * rng.uniform(0.8, 0.92)
-    drift = 1.0 + 0.015 * _smooth(rng.standard_normal(n), int(40 * ms)) * math.sqrt(40 * ms)
-    f0 = f0_start * (f0_end / f0_start) ** (pos / n) * _smooth(accent.at(pos), int(30 * ms)) * drift
+    drift = 1.0 + 0.015 * triangular_smooth(rng.standard_normal(n), int(40 * ms)) * math.sqrt(40 * ms)
+    f0 = f0_start * (f0_end / f0_start) ** (pos / n) * triangular_smooth(accent.at(pos), int(30 * ms)) * drift
     flow, dflow = _glottal_source(rng, f0, sr, spk.jitter, spk.shimmer, 0.5 + 0.3 * spk.breathiness)
     g_rms = float(np.sqrt(np.mean(dflow ** 2)))
     breath = 0.35 * spk.breathiness * av_t * (0.4 + flow)
@@ -486,15 +278,15 @@ def _speak_spurt(rng: np.random.Generator, spk: Speaker, target: float, sr: int)
     voiced = av_t > 0.5 * av_t.max()
     ref = float(np.sqrt(np.mean(y[voiced] ** 2))) if voiced.any() else 1.0
     for start, length, band, level, att, rel in bursts:
-        seg = _noise(rng, length, sr, "bandpass", band)
-        seg = _fade(seg / (np.std(seg) + 1e-12), att, rel)
+        seg = noise(rng, length, sr, "bandpass", band)
+        seg = fade(seg / (np.std(seg) + 1e-12), att, rel)
         stop = min(n, start + length)
         y[start:stop] += level * ref * seg[: stop - start]
     return y
 
 
 def _consonant_controls(rng: np.random.Generator, c: _Consonant, s: _Syllable, v0: int, ms: float,
-                        av: _Track, asp: _Track, bursts: list) -> None:
+                        av: Track, asp: Track, bursts: list) -> None:
     """Voicing / aspiration keypoints and noise bursts of one syllable onset."""
     if c.kind == "stop":
         vot = int(12 * ms) if c.voiced else int(rng.uniform(0.4, 0.5) * (v0 - s.start))
@@ -530,7 +322,7 @@ def _consonant_controls(rng: np.random.Generator, c: _Consonant, s: _Syllable, v
 def speech_procedural(rng: np.random.Generator, duration: float, sr: int = DEFAULT_SR,
                       speaker: Speaker | None = None) -> SourceClip:
     """Formant-synthesised dialogue: talk spurts separated by pauses, normalised to peak 0.5."""
-    n = _num_samples(duration, sr)
+    n = num_samples(duration, sr)
     speaker = speaker if speaker is not None else Speaker.random(rng)
     out = np.zeros(n)
     active_ratio = rng.uniform(0.55, 0.78)
@@ -546,7 +338,7 @@ def speech_procedural(rng: np.random.Generator, duration: float, sr: int = DEFAU
         pause = seg_s * (1 - active_ratio) / active_ratio * rng.uniform(0.6, 1.4)
         t += seg_s + float(np.clip(pause, 0.2, 1.5))
     meta = {"generator": "speech_procedural", "sr": sr, "speaker": asdict(speaker), "spurts": spurts}
-    return _clip(_normalise(out, SPEECH_PEAK), sr, speaker.source_id, meta)
+    return clip(normalise(out, SPEECH_PEAK), sr, speaker.source_id, meta)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -715,42 +507,6 @@ def _fix_overlaps(notes: list[MidiNote]) -> list[MidiNote]:
     return out[::-1]
 
 
-def _vlq(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    return bytes(reversed(out))
-
-
-def write_midi(notes: Sequence[MidiNote], tempo: float, programs: Mapping[int, int] | None = None,
-               ticks_per_beat: int = 480) -> bytes:
-    """A Standard MIDI File (format 0, one track): tempo, 4/4, program changes per channel, the notes."""
-    if not tempo > 0:
-        raise ValueError(f"tempo must be > 0, got {tempo}")
-    events: list[tuple[int, int, bytes]] = [  # (tick, order at equal ticks, message)
-        (0, 0, b"\xff\x51\x03" + int(round(60e6 / tempo)).to_bytes(3, "big")),
-        (0, 0, b"\xff\x58\x04\x04\x02\x18\x08"),
-    ]
-    for ch, prog in sorted((programs or {}).items()):
-        events.append((0, 1, bytes([0xC0 | (ch & 0x0F), int(prog) & 0x7F])))
-    for n in notes:
-        ch, pitch, vel = n.channel & 0x0F, int(np.clip(n.pitch, 0, 127)), int(np.clip(n.velocity, 1, 127))
-        on = max(0, int(round(n.start * ticks_per_beat)))
-        off = max(on + 1, int(round((n.start + n.duration) * ticks_per_beat)))
-        events.append((on, 3, bytes([0x90 | ch, pitch, vel])))
-        events.append((off, 2, bytes([0x80 | ch, pitch, 0])))
-    events.sort(key=lambda e: (e[0], e[1]))
-    track, last = bytearray(), 0
-    for tick, _, msg in events:
-        track += _vlq(tick - last) + msg
-        last = tick
-    track += b"\x00\xff\x2f\x00"
-    header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, ticks_per_beat)
-    return header + b"MTrk" + struct.pack(">I", len(track)) + bytes(track)
-
-
 # ----------------------------------------------------------------------------------------------------------
 # music: procedural renderer
 # ----------------------------------------------------------------------------------------------------------
@@ -777,7 +533,7 @@ def _pad_note(rng: np.random.Generator, table: np.ndarray, freq: float, hold: in
     n = hold + n_rel
     x = _table_osc(table, freq * (1 + detune), n, sr, rng.random()) + _table_osc(table, freq * (1 - detune), n, sr, rng.random())
     env = np.ones(n)
-    env[: min(n, int(attack * sr))] = _ramp(int(attack * sr))[: n]
+    env[: min(n, int(attack * sr))] = ramp(int(attack * sr))[: n]
     env[hold:] *= np.exp(-np.arange(n_rel) / (0.25 * n_rel))
     return x * env
 
@@ -785,7 +541,7 @@ def _pad_note(rng: np.random.Generator, table: np.ndarray, freq: float, hold: in
 def _pluck_note(rng: np.random.Generator, freq: float, length_s: float, sr: int, tau: float, n_partials: int,
                 rolloff: float, detune_cents: float) -> np.ndarray:
     n = int(min(5 * tau, length_s + 0.3) * sr)
-    t = _times(n, sr)
+    t = times(n, sr)
     k = np.arange(1, n_partials + 1)
     fk = freq * k * (1 + 0.0005 * k ** 2)
     keep = fk < 0.45 * sr
@@ -794,20 +550,20 @@ def _pluck_note(rng: np.random.Generator, freq: float, length_s: float, sr: int,
     decays = np.exp(-t[None, :] * (k[:, None] ** 0.6 / tau))
     x = (amps[:, None] * np.sin(2 * np.pi * fk[:, None] * t[None, :] + rng.uniform(0, 2 * np.pi, (len(k), 1))) * decays).sum(0)
     x += 0.4 * np.sin(2 * np.pi * freq * 2 ** (detune_cents / 1200) * t) * decays[0]
-    return _fade(x, int(0.003 * sr), int(0.03 * sr))
+    return fade(x, int(0.003 * sr), int(0.03 * sr))
 
 
 def _bass_note(freq: float, length_s: float, sr: int, drive: float, phase0: float) -> np.ndarray:
     n = int((length_s + 0.04) * sr)
-    ph = 2 * np.pi * freq * _times(n, sr) + phase0
+    ph = 2 * np.pi * freq * times(n, sr) + phase0
     x = np.tanh(drive * (np.sin(ph) + 0.5 * np.sin(2 * ph) + 0.25 * np.sin(3 * ph))) / np.tanh(drive)
-    env = 0.7 + 0.3 * np.exp(-_times(n, sr) / 0.15)
-    return _fade(x * env, int(0.005 * sr), int(0.04 * sr))
+    env = 0.7 + 0.3 * np.exp(-times(n, sr) / 0.15)
+    return fade(x * env, int(0.005 * sr), int(0.04 * sr))
 
 
 def _kick(rng: np.random.Generator, sr: int, f_hi: float, f_lo: float, decay: float) -> np.ndarray:
     n = int(0.4 * sr)
-    t = _times(n, sr)
+    t = times(n, sr)
     f = f_lo + (f_hi - f_lo) * np.exp(-t / 0.03)
     x = np.sin(2 * np.pi * np.cumsum(f) / sr) * np.exp(-t / decay)
     x[: int(0.002 * sr)] += 0.3 * rng.standard_normal(int(0.002 * sr))
@@ -832,27 +588,27 @@ def _render_piece(rng: np.random.Generator, piece: Piece, n: int, sr: int) -> np
     pluck = dict(tau=rng.uniform(0.15, 0.6), n_partials=int(rng.integers(3, 7)), rolloff=rng.uniform(0.8, 1.8),
                  detune_cents=rng.uniform(3, 8))
     drive = rng.uniform(1.0, 2.5)
-    hats = _noise(rng, sr, sr, "highpass", min(7000.0, 0.35 * sr), order=4)
-    snares = _noise(rng, sr, sr, "bandpass", (1000.0, min(5000.0, 0.4 * sr)))
+    hats = noise(rng, sr, sr, "highpass", min(7000.0, 0.35 * sr), order=4)
+    snares = noise(rng, sr, sr, "bandpass", (1000.0, min(5000.0, 0.4 * sr)))
     snare_decay = rng.uniform(0.05, 0.12)
     kick_params = (rng.uniform(120, 180), rng.uniform(40, 60), rng.uniform(0.12, 0.3))
     for note in piece.notes:
         vel = note.velocity / 127.0
         length = note.duration * spb
         if note.channel == PAD:
-            x = _pad_note(rng, pad_table, _midi_hz(note.pitch), int(length * sr), sr, pad_attack, pad_release, pad_detune)
+            x = _pad_note(rng, pad_table, midi_hz(note.pitch), int(length * sr), sr, pad_attack, pad_release, pad_detune)
             add("pad", note.start, x, vel)
         elif note.channel == LEAD:
-            add("lead", note.start + 0.01 * rng.standard_normal(), _pluck_note(rng, _midi_hz(note.pitch), length, sr, **pluck), vel)
+            add("lead", note.start + 0.01 * rng.standard_normal(), _pluck_note(rng, midi_hz(note.pitch), length, sr, **pluck), vel)
         elif note.channel == BASS:
-            add("bass", note.start, _bass_note(_midi_hz(note.pitch), length, sr, drive, rng.uniform(0, 2 * np.pi)), vel)
+            add("bass", note.start, _bass_note(midi_hz(note.pitch), length, sr, drive, rng.uniform(0, 2 * np.pi)), vel)
         elif note.pitch == KICK:
             add("drums", note.start, _kick(rng, sr, *kick_params), vel)
         else:  # snare or hi-hat: a random slice of pre-filtered noise with an exponential decay
             snare = note.pitch == SNARE
             src, dec, m = (snares, snare_decay, int(0.25 * sr)) if snare else (hats, rng.uniform(0.02, 0.05), int(0.1 * sr))
             off = int(rng.integers(0, len(src) - m))
-            hit = src[off:off + m] * np.exp(-_times(m, sr) / dec) / np.std(src)
+            hit = src[off:off + m] * np.exp(-times(m, sr) / dec) / np.std(src)
             add("drums", note.start, hit, vel * (0.5 if snare else 0.3))
     levels = {"pad": 0.25 * rng.uniform(0.7, 1.2), "lead": 0.35 * rng.uniform(0.7, 1.2),
               "bass": 0.35 * rng.uniform(0.7, 1.2), "drums": 0.15 * rng.uniform(0.7, 1.2)}
@@ -862,20 +618,20 @@ def _render_piece(rng: np.random.Generator, piece: Piece, n: int, sr: int) -> np
         if rms > 0:
             mix += levels[name] * x / rms
     rt = rng.uniform(0.6, 1.5)
-    ir = _noise(rng, int(rt * sr), sr, "lowpass", 4000.0) * np.exp(-6.9 * _times(int(rt * sr), sr) / rt)
+    ir = noise(rng, int(rt * sr), sr, "lowpass", 4000.0) * np.exp(-6.9 * times(int(rt * sr), sr) / rt)
     wet = signal.fftconvolve(mix, ir / np.sqrt(np.sum(ir ** 2)))[:total]
     return (mix + rng.uniform(0.1, 0.3) * wet)[:n]
 
 
 def music_procedural(rng: np.random.Generator, duration: float, sr: int = DEFAULT_SR) -> SourceClip:
     """A composed piece (see :func:`compose_music`) rendered with additive synthesis, peak 0.5."""
-    n = _num_samples(duration, sr)
+    n = num_samples(duration, sr)
     seed = int(rng.integers(2 ** 32))
     sub = np.random.default_rng(seed)
     piece = compose_music(sub, duration)
     audio = _render_piece(sub, piece, n, sr)
     meta = {"generator": "music_procedural", "sr": sr, "seed": seed, **piece.params()}
-    return _clip(_normalise(audio, MUSIC_PEAK), sr, f"music:proc:{seed:08x}", meta)
+    return clip(normalise(audio, MUSIC_PEAK), sr, f"music:proc:{seed:08x}", meta)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -892,7 +648,7 @@ def _swept_band_noise(rng: np.random.Generator, n: int, sr: int, times: Sequence
     fc = np.interp(t, times, centres)
     mask = np.exp(-0.5 * (np.log2(f[:, None] / fc[None, :]) / (width_oct / 2)) ** 2)
     _, y = signal.istft(z * mask, fs=sr, nperseg=nper, noverlap=nper - hop)
-    return _fit_length(y, n)
+    return fit_length(y, n)
 
 
 def _fx_impact(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
@@ -900,11 +656,11 @@ def _fx_impact(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
              thump_hz=rng.uniform(50, 120), drop=rng.uniform(0.5, 0.8), thump_decay=rng.uniform(0.08, 0.25),
              mix=rng.uniform(0.3, 0.7))
     n = int(max(p["dur"], 4 * p["thump_decay"]) * sr)
-    t = _times(n, sr)
-    crash = _unit(_noise(rng, n, sr, "lowpass", p["cutoff"], order=4) * np.exp(-t / p["noise_decay"]))
+    t = times(n, sr)
+    crash = unit(noise(rng, n, sr, "lowpass", p["cutoff"], order=4) * np.exp(-t / p["noise_decay"]))
     f = p["thump_hz"] * (p["drop"] + (1 - p["drop"]) * np.exp(-t / 0.03))
     thump = np.sin(2 * np.pi * np.cumsum(f) / sr) * np.exp(-t / p["thump_decay"])
-    return _fade(p["mix"] * crash + (1 - p["mix"]) * thump, int(0.001 * sr), int(0.02 * sr)), p
+    return fade(p["mix"] * crash + (1 - p["mix"]) * thump, int(0.001 * sr), int(0.02 * sr)), p
 
 
 def _fx_clink(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
@@ -914,15 +670,15 @@ def _fx_clink(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
              amps=rng.uniform(0.3, 1.0, k), double=bool(rng.random() < 0.35), gap=rng.uniform(0.04, 0.12),
              second=rng.uniform(0.3, 0.6))
     n = int(min(1.2, 4.5 * p["decays"].max()) * sr)
-    t = _times(n, sr)
+    t = times(n, sr)
     x = (p["amps"][:, None] * np.sin(2 * np.pi * p["freqs"][:, None] * t + rng.uniform(0, 6.3, (k, 1)))
          * np.exp(-t / p["decays"][:, None])).sum(0)
-    x[: int(0.004 * sr)] += 0.3 * _noise(rng, int(0.004 * sr), sr, "highpass", 3000.0) * np.exp(-t[: int(0.004 * sr)] / 0.001)
+    x[: int(0.004 * sr)] += 0.3 * noise(rng, int(0.004 * sr), sr, "highpass", 3000.0) * np.exp(-t[: int(0.004 * sr)] / 0.001)
     if p["double"]:
         g = int(p["gap"] * sr)
         x = np.concatenate([x, np.zeros(g)])
         x[g:] += p["second"] * x[: n].copy()
-    return _fade(x, int(0.0005 * sr), int(0.02 * sr)), p
+    return fade(x, int(0.0005 * sr), int(0.02 * sr)), p
 
 
 def _fx_whoosh(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
@@ -932,7 +688,7 @@ def _fx_whoosh(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
     n = int(p["dur"] * sr)
     tp = p["peak_at"] * p["dur"]
     x = _swept_band_noise(rng, n, sr, (0.0, tp, p["dur"]), (p["f_start"], p["f_peak"], p["f_end"]), p["width"])
-    t = _times(n, sr)
+    t = times(n, sr)
     u = np.where(t < tp, t / tp, 1 - (t - tp) / (p["dur"] - tp))  # 0 -> 1 at the peak -> 0
     env = np.sin(0.5 * np.pi * np.clip(u, 0, 1)) ** p["sharp"]
     return x * env, p
@@ -945,8 +701,8 @@ def _fx_footsteps(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
     onsets = np.cumsum(np.r_[0.0, p["interval"] + 0.03 * rng.standard_normal(k - 1)])
     n = int((onsets[-1] + 0.3) * sr)
     m = int(0.15 * sr)
-    t = _times(m, sr)
-    surf = _noise(rng, (2 * k + 1) * m, sr, "bandpass", (p["surface_hz"] / 1.6, p["surface_hz"] * 1.6))
+    t = times(m, sr)
+    surf = noise(rng, (2 * k + 1) * m, sr, "bandpass", (p["surface_hz"] / 1.6, p["surface_hz"] * 1.6))
     surf /= np.std(surf) * 4
     x = np.zeros(n + m)
     for i, on in enumerate(onsets):
@@ -956,35 +712,35 @@ def _fx_footsteps(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
         s, s2 = int(on * sr), int((on + p["heel_toe"]) * sr)
         x[s:s + m] += gain * heel
         x[s2:s2 + m] += gain * p["toe"] * toe
-    return _fade(x[:n], int(0.0005 * sr), int(0.02 * sr)), p
+    return fade(x[:n], int(0.0005 * sr), int(0.02 * sr)), p
 
 
 def _creak(rng: np.random.Generator, sr: int, dur: float, centre: float, rate0: float, rate1: float, sharp: float) -> np.ndarray:
     n = int(dur * sr)
-    t = _times(n, sr)
-    rate = (rate0 + (rate1 - rate0) * t / dur) * (1 + 0.15 * _smooth(rng.standard_normal(n), int(0.03 * sr)) * math.sqrt(0.03 * sr))
+    t = times(n, sr)
+    rate = (rate0 + (rate1 - rate0) * t / dur) * (1 + 0.15 * triangular_smooth(rng.standard_normal(n), int(0.03 * sr)) * math.sqrt(0.03 * sr))
     pulses = (0.5 + 0.5 * np.cos(2 * np.pi * np.cumsum(rate) / sr)) ** sharp
-    body = _noise(rng, n, sr, "bandpass", (centre / 1.3, centre * 1.3))
+    body = noise(rng, n, sr, "bandpass", (centre / 1.3, centre * 1.3))
     squeak = np.sin(2 * np.pi * np.cumsum(centre * (1 + 0.05 * t / dur) * np.ones(n)) / sr)
-    x = pulses * (_unit(body) + 0.3 * squeak)
-    return _fade(x, int(0.08 * sr), int(0.08 * sr))
+    x = pulses * (unit(body) + 0.3 * squeak)
+    return fade(x, int(0.08 * sr), int(0.08 * sr))
 
 
 def _thud(rng: np.random.Generator, sr: int, hz: float, decay: float) -> np.ndarray:
     n = int(0.35 * sr)
-    t = _times(n, sr)
-    x = np.sin(2 * np.pi * hz * t) * np.exp(-t / decay) + 0.6 * _unit(_noise(rng, n, sr, "lowpass", 500.0)) * np.exp(-t / 0.03)
+    t = times(n, sr)
+    x = np.sin(2 * np.pi * hz * t) * np.exp(-t / decay) + 0.6 * unit(noise(rng, n, sr, "lowpass", 500.0)) * np.exp(-t / 0.03)
     click = int(0.004 * sr)
-    x[:click] += 0.4 * _unit(_noise(rng, click, sr, "highpass", 2000.0))
-    return _fade(x, 0, int(0.02 * sr))
+    x[:click] += 0.4 * unit(noise(rng, click, sr, "highpass", 2000.0))
+    return fade(x, 0, int(0.02 * sr))
 
 
 def _fx_door(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
     p = dict(closing=bool(rng.random() < 0.5), creak_dur=rng.uniform(0.4, 1.2), creak_hz=rng.uniform(500, 1500),
              rate0=rng.uniform(15, 60), rate1=rng.uniform(15, 60), sharp=rng.uniform(4, 16), thud_hz=rng.uniform(60, 110),
              thud_decay=rng.uniform(0.12, 0.25), creak_level=rng.uniform(0.2, 0.5))
-    creak = p["creak_level"] * _unit(_creak(rng, sr, p["creak_dur"], p["creak_hz"], p["rate0"], p["rate1"], p["sharp"]))
-    thud = _unit(_thud(rng, sr, p["thud_hz"], p["thud_decay"]))
+    creak = p["creak_level"] * unit(_creak(rng, sr, p["creak_dur"], p["creak_hz"], p["rate0"], p["rate1"], p["sharp"]))
+    thud = unit(_thud(rng, sr, p["thud_hz"], p["thud_decay"]))
     parts = [creak, thud] if p["closing"] else [0.5 * thud, creak]
     return np.concatenate(parts), p
 
@@ -994,16 +750,16 @@ def _fx_gunshot(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
              tail_cutoff=rng.uniform(1500, 4000), tail_level=rng.uniform(0.15, 0.35), predelay=rng.uniform(0.005, 0.025),
              reflections=int(rng.integers(3, 7)))
     n = int((p["tail"] + 0.05) * sr)
-    t = _times(n, sr)
-    crack = _noise(rng, n, sr, "highpass", 100.0) * np.exp(-t / p["crack_decay"])
-    boom = np.sin(2 * np.pi * p["boom_hz"] * t) * np.exp(-t / 0.06) + _unit(_noise(rng, n, sr, "lowpass", 300.0)) * np.exp(-t / 0.03)
-    x = _unit(crack) + 0.5 * boom
+    t = times(n, sr)
+    crack = noise(rng, n, sr, "highpass", 100.0) * np.exp(-t / p["crack_decay"])
+    boom = np.sin(2 * np.pi * p["boom_hz"] * t) * np.exp(-t / 0.06) + unit(noise(rng, n, sr, "lowpass", 300.0)) * np.exp(-t / 0.03)
+    x = unit(crack) + 0.5 * boom
     for d, g in zip(rng.uniform(0.01, 0.06, p["reflections"]), rng.uniform(0.15, 0.45, p["reflections"])):
         s = int(d * sr)
-        x[s:] += g * _unit(crack)[: n - s]
+        x[s:] += g * unit(crack)[: n - s]
     td = np.maximum(t - p["predelay"], 0.0)
-    tail = _unit(_noise(rng, n, sr, "lowpass", p["tail_cutoff"])) * (1 - np.exp(-td / 0.01)) * np.exp(-6.9 * td / p["tail"])
-    return _fade(x + p["tail_level"] * tail * (t >= p["predelay"]), 0, int(0.03 * sr)), p
+    tail = unit(noise(rng, n, sr, "lowpass", p["tail_cutoff"])) * (1 - np.exp(-td / 0.01)) * np.exp(-6.9 * td / p["tail"])
+    return fade(x + p["tail_level"] * tail * (t >= p["predelay"]), 0, int(0.03 * sr)), p
 
 
 def _fx_engine(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
@@ -1012,8 +768,8 @@ def _fx_engine(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
              ramp=rng.uniform(-0.2, 0.4), am=rng.uniform(0.1, 0.4), noise=rng.uniform(0.2, 0.5),
              amps=rng.uniform(0.3, 1.0, k) * np.arange(1, k + 1) ** -0.7, pass_by=bool(rng.random() < 0.5))
     n = int(p["dur"] * sr)
-    t = _times(n, sr)
-    wobble = 1 + 0.01 * _smooth(rng.standard_normal(n), int(0.05 * sr)) * math.sqrt(0.05 * sr)
+    t = times(n, sr)
+    wobble = 1 + 0.01 * triangular_smooth(rng.standard_normal(n), int(0.05 * sr)) * math.sqrt(0.05 * sr)
     f = p["f0"] * (1 + p["mod_depth"] * np.sin(2 * np.pi * p["mod_rate"] * t + rng.uniform(0, 6.3))) * (1 + p["ramp"] * t / p["dur"]) * wobble
     phase = 2 * np.pi * np.cumsum(f) / sr
     h = np.arange(1, k + 1)[:, None]
@@ -1021,12 +777,12 @@ def _fx_engine(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, dict]:
     x = (p["amps"][keep, None] * np.sin(h[keep] * phase + rng.uniform(0, 6.3, (int(keep.sum()), 1)))).sum(0)
     x += 0.3 * np.sin(0.5 * phase)  # four-stroke half-order
     x *= 1 + p["am"] * np.sin(0.5 * phase + rng.uniform(0, 6.3))
-    rumble = _unit(_noise(rng, n, sr, "lowpass", rng.uniform(150, 300))) * (0.6 + 0.4 * (0.5 + 0.5 * np.cos(phase)))
-    x = _unit(x) + p["noise"] * rumble
+    rumble = unit(noise(rng, n, sr, "lowpass", rng.uniform(150, 300))) * (0.6 + 0.4 * (0.5 + 0.5 * np.cos(phase)))
+    x = unit(x) + p["noise"] * rumble
     if p["pass_by"]:
         centre = rng.uniform(0.3, 0.7) * p["dur"]
         x *= np.exp(-0.5 * ((t - centre) / (0.3 * p["dur"])) ** 2)
-    return _fade(x, int(rng.uniform(0.1, 0.4) * sr), int(rng.uniform(0.2, 0.5) * sr)), p
+    return fade(x, int(rng.uniform(0.1, 0.4) * sr), int(rng.uniform(0.2, 0.5) * sr)), p
 
 
 _EFFECT_SYNTHS: dict[str, Callable[[np.random.Generator, int], tuple[np.ndarray, dict]]] = {
@@ -1037,364 +793,40 @@ _EFFECT_PEAKS = {"impact": (0.5, 0.9), "clink": (0.2, 0.5), "whoosh": (0.3, 0.6)
                  "door": (0.4, 0.8), "gunshot": (0.8, 0.95), "engine": (0.3, 0.6)}
 
 
-def _n_events(rng: np.random.Generator, duration: float, n_events: int | None) -> int:
-    if n_events is not None:
-        if n_events < 0:
-            raise ValueError(f"n_events must be >= 0, got {n_events}")
-        return int(n_events)
-    return max(1, int(round(int(rng.integers(3, 9)) * duration / 10.0)))
-
-
-def _onsets(rng: np.random.Generator, duration: float, k: int) -> np.ndarray:
-    return np.sort(rng.uniform(0.0, max(0.0, duration - 0.3), k))
-
-
 def effect_events_procedural(rng: np.random.Generator, duration: float, sr: int = DEFAULT_SR, n_events: int | None = None,
                              classes: Sequence[str] | None = None) -> list[EffectEvent]:
     """Synthesised sound events at random onsets (3-8 per 10 s unless ``n_events``), sorted by onset."""
-    _num_samples(duration, sr)
+    num_samples(duration, sr)
     classes = tuple(EFFECT_CLASSES if classes is None else classes)
     unknown = sorted(set(classes) - set(EFFECT_CLASSES))
     if not classes or unknown:
         raise ValueError(f"classes must be a non-empty subset of {EFFECT_CLASSES}, got {classes}")
-    k = _n_events(rng, duration, n_events)
+    k = num_events(rng, duration, n_events)
     events = []
-    for onset in _onsets(rng, duration, k):
+    for onset in event_onsets(rng, duration, k):
         cls = classes[int(rng.integers(len(classes)))]
         sig, params = _EFFECT_SYNTHS[cls](rng, sr)
-        sig = _normalise(sig, rng.uniform(*_EFFECT_PEAKS[cls]))
-        params = _jsonable(params)
-        events.append(EffectEvent(float(onset), sig, cls, f"effect:proc:{cls}:{_stable_hash(params)}",
+        sig = normalise(sig, rng.uniform(*_EFFECT_PEAKS[cls]))
+        params = jsonable(params)
+        events.append(EffectEvent(float(onset), sig, cls, f"effect:proc:{cls}:{stable_hash(params)}",
                                   {"generator": "effect_events_procedural", "sr": sr, **params}))
     return events
 
 
 def ambience(rng: np.random.Generator, duration: float, sr: int = DEFAULT_SR) -> np.ndarray:
     """Continuous room tone: 1/f^alpha noise (pink to brown), slow modulation, optional hum; peak 0.05."""
-    n = _num_samples(duration, sr)
+    n = num_samples(duration, sr)
     alpha = rng.uniform(1.0, 2.0)
     spec = np.fft.rfft(rng.standard_normal(n))
     f = np.fft.rfftfreq(n, 1 / sr)
     shape = np.where(f >= 20.0, np.maximum(f, 20.0) ** (-alpha / 2), 0.0)
     shape *= 1.0 / (1.0 + (f / rng.uniform(2000, 6000)) ** 4)  # rooms are dull
-    x = _unit(np.fft.irfft(spec * shape, n))
-    t = _times(n, sr)
+    x = unit(np.fft.irfft(spec * shape, n))
+    t = times(n, sr)
     lfo = sum(rng.uniform(0.3, 1.0) * np.sin(2 * np.pi * rng.uniform(0.03, 0.3) * t + rng.uniform(0, 6.3)) for _ in range(3))
     x *= 1.0 + rng.uniform(0.1, 0.4) * lfo / 2.0
     if rng.random() < 0.4:
         mains = 50.0 if rng.random() < 0.5 else 60.0
         hum = sum(np.sin(2 * np.pi * mains * h * t + rng.uniform(0, 6.3)) / h for h in (1, 2, 3))
         x += rng.uniform(0.05, 0.2) * hum
-    return _normalise(x, AMBIENCE_PEAK)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# asset-backed generators
-# ----------------------------------------------------------------------------------------------------------
-
-_SOUNDFONTS = ("/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/sounds/sf2/FluidR3_GM.sf2",
-               "/usr/share/sounds/sf2/default-GM.sf2")
-_SOUNDFONT_DIR = "/usr/share/sounds/sf2"
-_EFFECT_DIRS = ("/usr/share/sounds/freedesktop", "/usr/share/games/heroes", "/usr/share/heroes", "/usr/share/sounds")
-_EFFECT_EXTS = (".wav", ".ogg", ".oga", ".flac", ".mp3")
-#: Files under the effect folders that are not sound effects: spoken words (freedesktop's channel names,
-#: heroes' "go" / "oh yeah" / "no" / "oh" voice samples) and musical jingles (heroes' end-of-level and dream
-#: tunes). Excluded by ``find_assets(curated=True)`` so that the effects stem holds no speech or music.
-NOT_EFFECTS = ("audio-channel-*", "go", "ho_yeh", "no", "oh", "finlevel", "dream")
-
-
-@dataclass
-class Assets:
-    """What the asset-backed generators can use on this machine (see :func:`find_assets`)."""
-
-    espeak: str | None = None
-    fluidsynth: str | None = None
-    soundfont: str | None = None
-    effect_files: list[str] = field(default_factory=list)
-
-    @property
-    def available(self) -> dict[str, bool]:
-        """Per family ("speech", "music", "effects"): whether its asset-backed generator can run."""
-        return {"speech": self.speech_available, "music": self.music_available, "effects": self.effects_available}
-
-    @property
-    def speech_available(self) -> bool:
-        return self.espeak is not None
-
-    @property
-    def music_available(self) -> bool:
-        return self.fluidsynth is not None and self.soundfont is not None
-
-    @property
-    def effects_available(self) -> bool:
-        return bool(self.effect_files)
-
-
-def find_assets(curated: bool = True) -> Assets:
-    """Locate espeak-ng, fluidsynth, a GM soundfont and sound-effect files (Debian package locations).
-
-    ``curated`` drops the files listed in :data:`NOT_EFFECTS` (speech and music clips) from ``effect_files``.
-    """
-    soundfont = next((p for p in _SOUNDFONTS if os.path.isfile(p)), None)
-    if soundfont is None and os.path.isdir(_SOUNDFONT_DIR):
-        soundfont = next(iter(sorted(str(p) for p in Path(_SOUNDFONT_DIR).rglob("*.sf2") if p.is_file())), None)
-    files: set[str] = set()
-    for root in _EFFECT_DIRS:
-        if os.path.isdir(root):
-            files.update(str(p) for p in Path(root).rglob("*") if p.suffix.lower() in _EFFECT_EXTS and p.is_file())
-    if curated:
-        files = {f for f in files if not any(fnmatch.fnmatch(Path(f).stem, pat) for pat in NOT_EFFECTS)}
-    return Assets(shutil.which("espeak-ng"), shutil.which("fluidsynth"), soundfont, sorted(files))
-
-
-def _run_tool(cmd: list[str], what: str, timeout: float = 120.0) -> None:
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except FileNotFoundError as e:
-        raise AssetsUnavailable(f"{what}: {cmd[0]} is not installed ({e})") from e
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
-        raise RuntimeError(f"{what} failed (exit {proc.returncode}): {' | '.join(err)}")
-
-
-def _read_audio(path: str, sr: int) -> np.ndarray:
-    """Decode a file to mono float64 at ``sr`` (soundfile, else PyAV)."""
-    try:
-        import soundfile as sf
-
-        x, file_sr = sf.read(path, dtype="float64", always_2d=True)
-        return _resample(x.mean(axis=1), int(file_sr), sr)
-    except Exception:  # noqa: BLE001 - formats libsndfile cannot read (mp3 on old builds...) go to PyAV
-        pass
-    try:
-        import av
-
-        chunks = []
-        with av.open(path) as container:
-            resampler = av.AudioResampler(format="dbl", layout="mono", rate=sr)
-            for frame in container.decode(audio=0):
-                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-        return np.concatenate(chunks) if chunks else np.zeros(0)
-    except Exception as e:  # noqa: BLE001
-        raise AssetsUnavailable(f"{path}: cannot decode audio ({e})") from e
-
-
-def _trim_silence(x: np.ndarray, sr: int, threshold_db: float = -45.0) -> np.ndarray:
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    if peak <= 0:
-        return x[:0]
-    loud = np.flatnonzero(np.abs(x) > peak * 10 ** (threshold_db / 20))
-    return x[max(0, loud[0] - int(0.005 * sr)): loud[-1] + int(0.02 * sr)]
-
-
-# ---- espeak-ng speech -------------------------------------------------------------------------------------
-
-_NOUNS = ("car house door window road city river money letter phone gun key bag box book map boat train plane bridge "
-          "tower street garden kitchen table chair bed light fire water coffee dinner party meeting job plan problem "
-          "question answer story secret truth night morning day week year minute hour friend brother sister mother "
-          "father doctor captain officer driver teacher boss kid girl boy man woman team police army ship engine radio "
-          "camera picture file computer signal message package ticket hotel office bank station hospital school church "
-          "market forest mountain beach island storm rain snow sun moon star dog horse bird cat").split()
-_ADJECTIVES = ("big small old new red blue black white dark bright quiet loud strange beautiful dangerous safe empty "
-               "full broken hidden cold warm hot long short heavy fast slow good bad wrong real last first next whole "
-               "lucky crazy tired happy angry little huge final perfect simple serious green open").split()
-_VERBS = tuple(tuple(v.split(":")) for v in (
-    "see:saw find:found take:took bring:brought open:opened close:closed call:called tell:told leave:left keep:kept "
-    "break:broke fix:fixed move:moved stop:stopped start:started check:checked watch:watched follow:followed "
-    "lose:lost need:needed want:wanted give:gave sell:sold buy:bought drive:drove carry:carried hide:hid send:sent "
-    "read:read write:wrote build:built paint:painted clean:cleaned steal:stole catch:caught hold:held push:pushed "
-    "pull:pulled drop:dropped miss:missed remember:remembered forget:forgot love:loved hate:hated visit:visited "
-    "cross:crossed search:searched burn:burned save:saved").split())
-_INTRANSITIVE = tuple(tuple(v.split(":")) for v in (
-    "go:went come:came run:ran wait:waited sleep:slept work:worked talk:talked listen:listened laugh:laughed "
-    "stay:stayed fall:fell sit:sat stand:stood win:won fight:fought hide:hid").split())
-_ADVERBS = ("now", "today", "tonight", "tomorrow", "yesterday", "again", "later", "soon", "already", "quickly",
-            "slowly", "quietly", "carefully", "together", "alone", "outside", "inside", "here", "there", "right away",
-            "before dawn", "after dinner", "every day", "at night")
-_NAMES = ("John Mary Sam Anna Jack Kate Tom Lucy Mike Sarah David Emma Peter Laura Frank Alice Harry Julia Max Nina "
-          "Oscar Rose Victor Grace Leo Claire Ben Diana Paul Helen").split()
-_SUBJECTS = ("I", "you", "we", "they", "he", "she")
-_DETS = ("the", "a", "my", "your", "his", "her", "our", "their", "this", "that")
-_PREPS = ("in", "on", "under", "near", "behind", "inside", "outside", "across", "through", "next to", "at", "from", "into")
-_MODALS = ("can", "could", "should", "will", "would", "must")
-_INTERJECTIONS = ("okay", "listen", "look", "well", "hey", "oh no", "wait", "come on", "yes", "no", "hello", "sorry",
-                  "thanks", "alright", "really")
-_TEMPLATES = (
-    "{det} {adj} {noun} is {prep} the {noun2}.",
-    "{subj} {vpast} the {noun} {adv}.",
-    "{name}, {subj} {modal} {vbase} the {noun} {adv}.",
-    "did you {vbase} the {adj} {noun}?",
-    "where is the {noun}?",
-    "{intj}, {subj} {ipast} {prep} the {noun} {adv}.",
-    "{vbase} the {noun} and {ibase} {adv}!",
-    "{subj} think {name} {vpast} {det} {noun}.",
-    "why did {name} {vbase} {det} {adj} {noun}?",
-    "{intj}!",
-    "{name} {ipast} to the {noun} with {det} {adj} {noun2}.",
-    "there is a {adj} {noun} {prep} the {noun2}.",
-    "{subj} {modal} not {ibase} here.",
-    "the {noun} was {adj} {adv}.",
-    "{intj}, {name}. {subj} need the {noun} {adv}.",
-    "how long have you been {prep} the {noun}?",
-    "we have to {vbase} the {adj} {noun} {adv}.",
-    "{name} and {name2} {ipast} {adv}.",
-)
-
-
-def english_sentence(rng: np.random.Generator) -> str:
-    """A random, grammatical-ish English sentence from the built-in word list and templates."""
-    def pick(seq: Sequence):
-        return seq[int(rng.integers(len(seq)))]
-
-    verb, intr = pick(_VERBS), pick(_INTRANSITIVE)
-    slots = dict(det=pick(_DETS), adj=pick(_ADJECTIVES), noun=pick(_NOUNS), noun2=pick(_NOUNS), prep=pick(_PREPS),
-                 subj=pick(_SUBJECTS), vbase=verb[0], vpast=verb[1], ibase=intr[0], ipast=intr[1], adv=pick(_ADVERBS),
-                 name=pick(_NAMES), name2=pick(_NAMES), modal=pick(_MODALS), intj=pick(_INTERJECTIONS))
-    words = pick(_TEMPLATES).format(**slots).split(" ")
-    for i in range(len(words) - 1):  # a -> an before a vowel
-        if words[i].lower() == "a" and words[i + 1][:1].lower() in "aeiou":
-            words[i] = words[i][0] + "n"
-    text = " ".join(words)
-    return text[0].upper() + text[1:]
-
-
-_ESPEAK_VOICES = tuple(f"en+m{i}" for i in range(1, 8)) + tuple(f"en+f{i}" for i in range(1, 6))
-
-
-@dataclass(frozen=True)
-class EspeakSpeaker:
-    """An espeak-ng voice: variant, words per minute, pitch 0-99, extra gap between words (x10 ms)."""
-
-    voice: str
-    speed: int
-    pitch: int
-    word_gap: int = 0
-
-    @classmethod
-    def random(cls, rng: np.random.Generator) -> EspeakSpeaker:
-        return cls(_ESPEAK_VOICES[int(rng.integers(len(_ESPEAK_VOICES)))], int(rng.integers(130, 191)),
-                   int(rng.integers(30, 71)), int(rng.integers(0, 3)))
-
-    @property
-    def source_id(self) -> str:
-        return f"speech:espeak:{_stable_hash(asdict(self))}"
-
-
-def _espeak_batch(exe: str, spk: EspeakSpeaker, texts: list[str], pitches: list[int], folder: str, sr: int) -> list[np.ndarray]:
-    """Render sentences concurrently (one espeak-ng process each), trimmed and resampled to ``sr``."""
-    procs = []
-    for i, (text, pitch) in enumerate(zip(texts, pitches)):
-        path = os.path.join(folder, f"u{i}.wav")
-        cmd = [exe, "-v", spk.voice, "-s", str(spk.speed), "-p", str(pitch), "-g", str(spk.word_gap), "-w", path, text]
-        try:
-            procs.append((subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), path))
-        except FileNotFoundError as e:
-            raise AssetsUnavailable(f"speech_espeak: {exe} is not installed ({e})") from e
-    out = []
-    for proc, path in procs:
-        _, err = proc.communicate(timeout=60)
-        if proc.returncode != 0 or not os.path.isfile(path):
-            raise RuntimeError(f"espeak-ng failed (exit {proc.returncode}): {err.decode(errors='replace').strip()}")
-        out.append(_fade(_trim_silence(_read_audio(path, sr), sr), int(0.005 * sr), int(0.01 * sr)))
-    return out
-
-
-def speech_espeak(rng: np.random.Generator, duration: float, sr: int = DEFAULT_SR, assets: Assets | None = None,
-                  speaker: EspeakSpeaker | None = None) -> SourceClip:
-    """English sentences spoken by espeak-ng, separated by 0.2-1.5 s pauses, peak 0.5."""
-    n = _num_samples(duration, sr)
-    assets = assets if assets is not None else find_assets()
-    if assets.espeak is None:
-        raise AssetsUnavailable("speech_espeak needs espeak-ng (Debian package espeak-ng), which is not installed")
-    speaker = speaker if speaker is not None else EspeakSpeaker.random(rng)
-    out = np.zeros(n)
-    pos = int(rng.uniform(0.0, 0.5) * sr)
-    utterances = []
-    with tempfile.TemporaryDirectory(prefix="avremix-espeak-") as tmp:
-        while pos < n:
-            texts = [english_sentence(rng) + (" " + english_sentence(rng) if rng.random() < 0.3 else "") for _ in range(4)]
-            pitches = [int(np.clip(speaker.pitch + rng.integers(-4, 5), 0, 99)) for _ in texts]
-            for text, wav in zip(texts, _espeak_batch(assets.espeak, speaker, texts, pitches, tmp, sr)):
-                if pos >= n:
-                    break
-                m = min(len(wav), n - pos)
-                out[pos:pos + m] = wav[:m] * rng.uniform(0.8, 1.0)
-                utterances.append({"start": pos / sr, "end": (pos + m) / sr, "text": text})
-                pos += len(wav) + int(rng.uniform(0.2, 1.5) * sr)
-    meta = {"generator": "speech_espeak", "sr": sr, "speaker": asdict(speaker), "utterances": utterances}
-    return _clip(_normalise(out, SPEECH_PEAK), sr, speaker.source_id, meta)
-
-
-# ---- fluidsynth music -------------------------------------------------------------------------------------
-
-_GM_PAD = (0, 1, 4, 5, 16, 19, 48, 49, 50, 52, 88, 89, 90, 91, 92, 94)
-_GM_LEAD = (0, 1, 2, 4, 6, 8, 10, 11, 12, 13, 24, 25, 26, 40, 46, 56, 60, 65, 68, 71, 73, 79, 80, 81)
-_GM_BASS = (32, 33, 34, 35, 36, 38, 39)
-
-
-def music_fluidsynth(rng: np.random.Generator, duration: float, sr: int = DEFAULT_SR, assets: Assets | None = None) -> SourceClip:
-    """A composed piece (see :func:`compose_music`) as MIDI with random GM programs, rendered by fluidsynth; peak 0.5."""
-    n = _num_samples(duration, sr)
-    assets = assets if assets is not None else find_assets()
-    if assets.fluidsynth is None:
-        raise AssetsUnavailable("music_fluidsynth needs fluidsynth (Debian package fluidsynth), which is not installed")
-    if assets.soundfont is None or not os.path.isfile(assets.soundfont):
-        raise AssetsUnavailable("music_fluidsynth needs a General MIDI soundfont in /usr/share/sounds/sf2 "
-                                "(Debian package fluid-soundfont-gm or timgm6mb-soundfont)")
-    seed = int(rng.integers(2 ** 32))
-    sub = np.random.default_rng(seed)
-    piece = compose_music(sub, duration)
-    programs = {PAD: int(sub.choice(_GM_PAD)), LEAD: int(sub.choice(_GM_LEAD)), BASS: int(sub.choice(_GM_BASS))}
-    with tempfile.TemporaryDirectory(prefix="avremix-fluidsynth-") as tmp:
-        mid, wav = os.path.join(tmp, "song.mid"), os.path.join(tmp, "out.wav")
-        Path(mid).write_bytes(write_midi(piece.notes, piece.tempo, programs))
-        _run_tool([assets.fluidsynth, "-ni", "-g", "0.6", "-r", str(sr), "-F", wav, assets.soundfont, mid], "fluidsynth")
-        audio = _fit_length(_read_audio(wav, sr), n)
-    if not np.any(audio):
-        raise RuntimeError(f"fluidsynth rendered silence with {assets.soundfont}")
-    meta = {"generator": "music_fluidsynth", "sr": sr, "seed": seed, "soundfont": os.path.basename(assets.soundfont),
-            "programs": {"pad": programs[PAD], "lead": programs[LEAD], "bass": programs[BASS]}, **piece.params()}
-    return _clip(_normalise(audio, MUSIC_PEAK), sr, f"music:fluidsynth:{seed:08x}", meta)
-
-
-# ---- sound-effect files -----------------------------------------------------------------------------------
-
-_MAX_EFFECT_S = 3.0
-
-
-@functools.lru_cache(maxsize=256)
-def _effect_from_file(path: str, sr: int) -> np.ndarray:
-    """Decoded, mono, resampled, silence-trimmed, at most 3 s with a fade-out (read-only, cached)."""
-    if not os.path.isfile(path):
-        raise AssetsUnavailable(f"{path}: sound-effect file not found")
-    x = _trim_silence(_read_audio(path, sr), sr)
-    if len(x) > _MAX_EFFECT_S * sr:
-        x = _fade(x[: int(_MAX_EFFECT_S * sr)].copy(), 0, int(0.3 * sr))
-    else:
-        x = _fade(x.copy(), 0, int(0.01 * sr))
-    x = x.astype(np.float32)
-    x.setflags(write=False)
-    return x
-
-
-def effect_events_assets(rng: np.random.Generator, duration: float, sr: int = DEFAULT_SR, assets: Assets | None = None,
-                         n_events: int | None = None, files: Sequence[str] | None = None) -> list[EffectEvent]:
-    """Events from random sound-effect files at random onsets; class = file stem."""
-    _num_samples(duration, sr)
-    if files is None:
-        assets = assets if assets is not None else find_assets()
-        files = assets.effect_files
-    pool = list(files)
-    if not pool:
-        raise AssetsUnavailable("effect_events_assets needs sound-effect files (Debian packages sound-theme-freedesktop, "
-                                "heroes-sound-effects); none found")
-    k = _n_events(rng, duration, n_events)
-    events = []
-    for onset in _onsets(rng, duration, k):
-        path = pool[int(rng.integers(len(pool)))]
-        sig = _normalise(_effect_from_file(path, sr), rng.uniform(0.3, 0.8))
-        stem = Path(path).stem
-        events.append(EffectEvent(float(onset), sig, stem, f"effect:file:{stem}",
-                                  {"generator": "effect_events_assets", "sr": sr, "file": path}))
-    return events
+    return normalise(x, AMBIENCE_PEAK)
