@@ -7,9 +7,9 @@ SAMPLE := samples/sample.mp4
 export HF_HUB_OFFLINE := 1
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-ASSETS := espeak-ng fluidsynth timgm6mb-soundfont heroes-sound-effects sound-theme-freedesktop sox
+TOOLS  := espeak-ng fluidsynth timgm6mb-soundfont heroes-sound-effects sound-theme-freedesktop sox
 
-.PHONY: install run test test-all bench data-assets clean
+.PHONY: install run test test-all bench bench-data data-assets data-tools clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,10 +36,18 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
 
-# optional Debian packages: real voices, a General MIDI soundfont and sound effects for `build-dataset`
-data-assets:
+bench-data: $(STAMP)
+	$(BIN)/python benchmarks/bench_data.py
+
+# real recordings (speech, music, effects, ambience) from Debian's archive into $$AVREMIX_ASSETS
+# (default ~/.cache/avremix/assets): apt-get download + dpkg -x, no root, nothing installed system-wide
+data-assets: $(STAMP)
+	$(BIN)/avremix assets --fetch
+
+# optional system-wide Debian tools for `--sources assets`: espeak-ng voices, fluidsynth + a GM soundfont, UI sounds
+data-tools:
 	$(SUDO) apt-get update -qq
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(ASSETS)
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TOOLS)
 
 clean:
 	rm -rf samples bench-out .pytest_cache

@@ -273,22 +273,83 @@ def probe(
         typer.echo(f"  #{s.index} {s.type:<10} {s.codec or '?':<10} {detail} {tags}{mark}".rstrip())
 
 
+@app.command()
+@user_errors
+def assets(
+    fetch: bool = typer.Option(False, "--fetch", help="First fetch the packages (default: the starter set, about 1.6 GB) with apt-get download + dpkg -x; no root, nothing installed system-wide; finished packages are skipped."),
+    packages: list[str] = typer.Option(None, "--package", "-p", help="With --fetch: only this package (repeatable); see the catalogue in avremix/data/sources/catalog.py."),
+    refresh: bool = typer.Option(False, "--refresh", help="Re-index every package instead of using the cached index."),
+    as_json: bool = _JSON, quiet: bool = _QUIET,
+) -> None:
+    """Real recordings (speech, music, effects, ambience) from Debian packages: what is installed, in which split.
+
+    The folder is $AVREMIX_ASSETS (default ~/.cache/avremix/assets)."""
+    from avremix.data.sources.catalog import STARTER
+    from avremix.data.sources.index import survey
+
+    def say(name: str, status: str) -> None:
+        if not quiet and not as_json and status != "indexed":
+            err.print(f"{name}: {status}", highlight=False)
+
+    result = survey(list(packages or STARTER) if fetch else None, refresh=refresh, on_event=say)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        _print_assets(result)
+    if result.get("fetch", {}).get("failed"):
+        raise typer.Exit(1)
+
+
+def _print_assets(result: dict) -> None:
+    from rich.table import Table
+
+    out = Console()
+    for cat, info in result["categories"].items():
+        table = Table(title=f"{cat}: {info['hours']:.2f} h in {info['files']} files", title_justify="left")
+        for col in ("package", "split", "files", "hours", "rates (kHz)", "languages", "speakers / sources", "licence"):
+            table.add_column(col, justify="right" if col in ("files", "hours") else "left", no_wrap=col == "package")
+        for r in info["packages"]:
+            langs = ", ".join(r["languages"][:3]) + (f" +{len(r['languages']) - 3}" if len(r["languages"]) > 3 else "")
+            rates = ", ".join(f"{x / 1000:g}" for x in r["sample_rates"])
+            table.add_row(r["package"], r["split"], str(r["files"]), f"{r['hours']:.2f}", rates, langs,
+                          str(r.get("speakers", r.get("sources"))), r["licence"])
+        out.print(table)
+    held = "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in result["held_out"].items())
+    out.print(f"held out: {held}", highlight=False)
+    out.print(f"folder: {result['assets']}", highlight=False)
+    for name, why in result.get("fetch", {}).get("failed", {}).items():
+        err.print(f"[bold red]avremix: failed:[/] {name}: {why}", highlight=False, soft_wrap=True)
+    if not any(info["files"] for info in result["categories"].values()):
+        err.print("no real recordings installed; run `make data-assets` (or `avremix assets --fetch`)", highlight=False)
+
+
 datasets = typer.Typer(help="Build datasets (offline synthetic corpus, Muddy Mix, AV-CASS mixtures, hard pairs).", no_args_is_help=True)
 app.add_typer(datasets, name="build-dataset")
 
 
 
-def _build(run, quiet: bool, as_json: bool) -> None:
-    """Run a dataset build with a progress bar counted in items, then report its summary."""
+_SOURCES = typer.Option("auto", "--sources", help="Where the sounds come from: real (recordings from `make data-assets`), procedural (generated, always available), assets (espeak-ng / fluidsynth / effect files from `make data-tools`), or auto (real recordings for every family the split has them for, else the tools for half the clips, else procedural).")
+_PREVIEW = typer.Option(0, "--preview", min=0, help="Also write N examples as mp4 files (picture + one titled audio track per mix and stem) to OUTPUT/preview/, test split first.")
+
+
+def _build(run, quiet: bool, as_json: bool, output: Path | None = None, preview: int = 0) -> None:
+    """Run a dataset build with a progress bar counted in items, then report its summary (and write previews)."""
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("building", total=None, clock="")
         summary = run(lambda done, total: bar.update(task, completed=done, total=total, clock=f"{done}/{total} items"))
+    previews = []
+    if preview:
+        from avremix.data.preview import write_previews
+
+        previews = [str(p) for p in write_previews(output, preview)]
     if as_json:
-        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        typer.echo(json.dumps(summary.to_dict() | {"previews": previews}, indent=2))
     elif not quiet:
         splits = " / ".join(f"{k} {v}" for k, v in summary.per_split.items())
         err.print(f"built {summary.built} items ({summary.skipped} already done) in {summary.seconds:.1f} s; "
                   f"{summary.examples} examples ({splits}); {len(summary.dropped)} windows dropped", highlight=False)
+        if previews:
+            err.print(f"{len(previews)} previews in {Path(output) / 'preview'}", highlight=False)
     for f in summary.failed:
         where = "" if str(f["source"]) in f["error"] else f"{f['source']}: "  # errors usually name their file
         err.print(f"[bold red]avremix: failed:[/] {where}{f['error']}", highlight=False, soft_wrap=True)
@@ -302,14 +363,14 @@ def build_synth(
     output: Path = _OUT,
     clips: int = typer.Option(200, "--clips", "-n", help="Number of 10 s clips."),
     duration: float = typer.Option(10.0, help="Seconds per clip."),
-    sources: str = typer.Option("auto", help="auto (Debian assets for half the clips when installed), procedural, or assets."),
+    sources: str = _SOURCES, preview: int = _PREVIEW,
     jobs: int = _JOBS, seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
-    """Synthetic audio-visual clips with known stems and a director's mix that follows the picture."""
+    """Audio-visual clips with known stems and a director's mix that follows the picture."""
     from avremix.data import synth
 
     config = synth.SynthConfig(duration=duration, sources=sources)
-    _build(lambda on_item: synth.build(output, clips, seed, config, jobs, on_item), quiet, as_json)
+    _build(lambda on_item: synth.build(output, clips, seed, config, jobs, on_item), quiet, as_json, output, preview)
 
 
 @datasets.command("muddy")
@@ -322,13 +383,14 @@ def build_muddy(
     separator: str | None = typer.Option(None, help="For --videos/--cmd-csv: htdemucs:PATH, an HTDemucs checkpoint in demucs' format."),
     mode: str = typer.Option("discrete", help="discrete (±6/9/12 dB, the paper), continuous (6-12 dB), timevarying (new gains every second)."),
     window: float = typer.Option(10.0, help="Seconds per example."),
+    preview: int = _PREVIEW,
     jobs: int = _JOBS, seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
     """The VisAH Muddy Mix recipe: separate, suppress the loudest stem, highlight the others, remix."""
     from avremix.data import muddy
 
     specs, failed = muddy.plan(output, synth_dir, videos, cmd_csv, muddy.MuddyConfig(window=window, mode=mode, separator=separator), seed)
-    _build(lambda on_item: muddy.build(output, specs, jobs, on_item, failed), quiet, as_json)
+    _build(lambda on_item: muddy.build(output, specs, jobs, on_item, failed), quiet, as_json, output, preview)
 
 
 @datasets.command("avdnr")
@@ -336,14 +398,16 @@ def build_muddy(
 def build_avdnr(
     output: Path = _OUT,
     clips: int = typer.Option(200, "--clips", "-n", help="Number of mixtures."),
-    sources: str = typer.Option("auto", help="auto, procedural or assets (as for synth)."),
+    duration: float = typer.Option(10.0, help="Seconds per mixture."),
+    channels: int = typer.Option(1, "--channels", help="1: mono mixtures and stems, 2: stereo (dialogue near the centre, music as recorded, effects panned)."),
+    sources: str = _SOURCES, preview: int = _PREVIEW,
     jobs: int = _JOBS, seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
-    """AV-CASS mixtures: speech with its face video, effects with their scene video, music; DnR-like loudness."""
+    """AV-CASS mixtures: speech with its face video, effects with their scene video, music; film loudness."""
     from avremix.data import avdnr
-    from avremix.data.synth import SynthConfig
 
-    _build(lambda on_item: avdnr.build(output, clips, seed, SynthConfig(sources=sources), jobs, on_item), quiet, as_json)
+    config = avdnr.AVDnRConfig(duration=duration, sources=sources, channels=channels)
+    _build(lambda on_item: avdnr.build(output, clips, seed, config, jobs, on_item), quiet, as_json, output, preview)
 
 
 @datasets.command("hardpairs")
@@ -351,12 +415,15 @@ def build_avdnr(
 def build_hardpairs(
     output: Path = _OUT,
     pairs: int = typer.Option(200, "--pairs", "-n", help="Number of pairs."),
+    sources: str = typer.Option("auto", "--sources", help="real (effect recordings from `make data-assets`; a class is a file name without digits), procedural, or auto (real when installed)."),
+    preview: int = _PREVIEW,
     jobs: int = _JOBS, seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
     """AlignSep hard pairs: same-class sounds ranked by YAMNet similarity; target on screen, interferer off."""
     from avremix.data import hardpairs
 
-    _build(lambda on_item: hardpairs.build(output, pairs, seed, jobs=jobs, on_item=on_item), quiet, as_json)
+    config = hardpairs.HardPairsConfig(sources=sources)
+    _build(lambda on_item: hardpairs.build(output, pairs, seed, config, jobs, on_item), quiet, as_json, output, preview)
 
 
 def _pending(name: str, issue: int):

@@ -93,11 +93,19 @@ class MuddyDataset(ManifestDataset):
 
 
 class AVDnRDataset(ManifestDataset):
-    """AV-CASS mixtures: ``mix`` → ``stems`` ``[3, T]`` (dialogue, effects, music) with face and scene frames."""
+    """AV-CASS mixtures: ``mix`` ``[C, T]`` → ``stems`` (dialogue, music, effects) with face and scene frames;
+    ``stems`` is ``[3, T]`` for mono mixtures and ``[3, C, T]`` for stereo ones."""
 
     kind = "avdnr"
     audio_keys = ("mix", "stems")
     frame_keys = ("face", "scene")
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = super().__getitem__(index)
+        channels = self.rows[index].get("channels", 1)
+        if channels > 1:
+            item["stems"] = item["stems"].reshape(3, channels, -1)  # [3 * C, T] stem-major -> [3, C, T]
+        return item
 
 
 class HardPairsDataset(ManifestDataset):

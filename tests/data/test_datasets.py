@@ -4,6 +4,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from avremix.data import avdnr, hardpairs
+from avremix.data.avdnr import AVDnRConfig
+from avremix.data.loudness import loudness
 from avremix.data.datasets import AVDnRDataset, HardPairsDataset, SynthDataset, open_dataset
 from avremix.data.store import read_wav, split_of
 from avremix.data.synth import SynthConfig
@@ -69,7 +71,23 @@ def test_avdnr_mixtures(tmp_path):
         torch.testing.assert_close(item["stems"].sum(0, keepdim=True), item["mix"], atol=1e-5, rtol=0)
     row = [r for s in ("train", "val", "test") for r in AVDnRDataset(tmp_path, s).rows][0]
     lufs = row["params"]["loudness_lufs"]
-    assert -21 <= lufs["dialogue"] <= -13 and -28 <= lufs["music"] <= -20 and -25 <= lufs["effects"] <= -17
+    # film levels: dialogue anchored at -27..-24 LUFS, music and effects at DnR's offsets from it (±2 sigma)
+    assert -27 <= lufs["dialogue"] <= -24
+    assert -11 <= lufs["music"] - lufs["dialogue"] <= -3 and -8 <= lufs["effects"] - lufs["dialogue"] <= 0
+    stems = read_wav(tmp_path / row["files"]["stems"])
+    measured = [loudness(s, row["sample_rate"]) - 20 * np.log10(row["params"]["peak_scale"]) for s in stems]
+    np.testing.assert_allclose(measured, [lufs[k] for k in row["stems"]], atol=0.5)
+
+
+def test_avdnr_stereo(tmp_path):
+    config = AVDnRConfig(duration=3.0, sources="procedural", channels=2)
+    summary = avdnr.build(tmp_path, 1, seed=4, config=config)
+    assert summary.examples == 1 and not summary.failed
+    item = _all_splits(tmp_path, AVDnRDataset)[0]
+    assert item["mix"].shape == (2, 48000) and item["stems"].shape == (3, 2, 48000)
+    torch.testing.assert_close(item["stems"].sum(0), item["mix"], atol=1e-5, rtol=0)
+    with pytest.raises(UsageError, match="--channels"):
+        avdnr.plan(1, 0, AVDnRConfig(channels=6))
 
 
 def test_hard_pairs(tmp_path):

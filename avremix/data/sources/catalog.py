@@ -14,8 +14,8 @@ sets share no package, speaker or piece with training. Held out (see :data:`HELD
 - validation: ``asterisk-core-sounds-fr-g722`` (a French prompt voice), ``nexuiz-music``,
   ``sonic-pi-samples`` (ambient and foley samples).
 
-:data:`STARTER` is the set ``make data-assets`` fetches (about 1.6 GB; ``../shared/notes`` of the project has
-the survey it comes from).
+:data:`STARTER` is the set ``make data-assets`` fetches (about 1.6 GB, chosen from a survey of the
+archive's recorded audio).
 """
 
 from __future__ import annotations

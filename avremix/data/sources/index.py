@@ -198,3 +198,13 @@ def _sha1(path: Path) -> str:
             h.update(block)
     return h.hexdigest()
 
+
+
+def survey(fetch_packages: list[str] | None = None, root: str | Path | None = None, refresh: bool = False,
+           on_event: Callable[[str, str], None] | None = None) -> dict:
+    """What ``avremix assets`` reports: fetch ``fetch_packages`` first (if given), then index and summarise."""
+    from avremix.data.sources.fetch import fetch
+
+    report = fetch(fetch_packages, root, on_event=on_event) if fetch_packages else None
+    summary = load_index(root, refresh=refresh, on_package=(lambda n, cached: on_event(n, "indexed")) if on_event else None).summary()
+    return summary | ({"fetch": report.as_dict()} if report else {})
