@@ -65,7 +65,7 @@ def _preview(root: Path, row: dict, out: Path) -> Path:
             cmd += ["-f", "lavfi", "-i", f"color=c=black:s=160x120:r=10:d={row['duration']}", "-map", f"{len(inputs)}:v:0"]
         first = 1 if video else 0
         for k, title in enumerate(titles):
-            cmd += ["-map", f"{first + k}:a:0", f"-metadata:s:a:{k}", f"title={title}"]
+            cmd += ["-map", f"{first + k}:a:0", f"-metadata:s:a:{k}", f"title={title}", f"-metadata:s:a:{k}", f"handler_name={title}"]
         part = Path(tmp) / "preview.mp4"
         cmd += ["-c:v", "libx264" if not video else "copy", "-c:a", "aac", "-b:a", "128k", "-shortest", str(part)]
         proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -87,7 +87,7 @@ CATALOG: tuple[Package, ...] = (
     _asterisk("it", "it_IT_m_Carlo", "train"),
     _asterisk("ru", "ru_RU_f_IvrvoiceRU", "train"),
     _asterisk("fr", "fr_CA_f_June", "val"),
-    _asterisk("en", "en", "train", fmt="wav"),
+    _asterisk("en", "en_US_f_Allison", "train", fmt="wav"),
     Package("klettres-data", "train", "GPL-2+",
             (Part("speech", "usr/share/klettres", ("*.ogg", "*.wav"), speaker=r"^([A-Za-z_]+)/", language=r"^([A-Za-z_]+)/",
                   words=True),), notes="letters and syllables, 24 languages"),
