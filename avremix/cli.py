@@ -383,13 +383,16 @@ def build_muddy(
     separator: str | None = typer.Option(None, help="For --videos/--cmd-csv: htdemucs:PATH, an HTDemucs checkpoint in demucs' format."),
     mode: str = typer.Option("discrete", help="discrete (±6/9/12 dB, the paper), continuous (6-12 dB), timevarying (new gains every second)."),
     window: float = typer.Option(10.0, help="Seconds per example."),
+    sources: str | None = typer.Option(None, "--sources", help="Instead of --synth: first build a synth corpus of --clips clips from these sources (real, procedural, assets or auto) into OUTPUT/synth."),
+    clips: int = typer.Option(200, "--clips", "-n", help="With --sources: clips in that synth corpus."),
     preview: int = _PREVIEW,
     jobs: int = _JOBS, seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
     """The VisAH Muddy Mix recipe: separate, suppress the loudest stem, highlight the others, remix."""
     from avremix.data import muddy
 
-    specs, failed = muddy.plan(output, synth_dir, videos, cmd_csv, muddy.MuddyConfig(window=window, mode=mode, separator=separator), seed)
+    config = muddy.MuddyConfig(window=window, mode=mode, separator=separator)
+    specs, failed = muddy.plan(output, synth_dir, videos, cmd_csv, config, seed, sources, clips, jobs)
     _build(lambda on_item: muddy.build(output, specs, jobs, on_item, failed), quiet, as_json, output, preview)
 
 

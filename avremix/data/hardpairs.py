@@ -55,7 +55,7 @@ class HardPairsConfig:
 def plan(n: int, seed: int, config: HardPairsConfig) -> list[dict]:
     config.validate()
     if config.sources == "real":
-        check_real_sources()
+        check_real_sources(("effects",))
     return [{"item": f"hardpairs-{seed}-{i:05d}", "source": f"hardpairs-{seed}-{i:05d}", "seed": seed, "index": i, "config": asdict(config)} for i in range(n)]
 
 

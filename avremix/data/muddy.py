@@ -276,13 +276,24 @@ def _separate(window: np.ndarray, separator, sr_out: int) -> tuple[np.ndarray, n
     return np.stack([dialogue, music, effects]).astype(np.float32), target.astype(np.float32)
 
 
-def plan(root: str | Path, synth_dir=None, videos=None, cmd_csv=None, config: MuddyConfig | None = None, seed: int = 0) -> tuple[list[dict], list[dict]]:
-    """Item specs from exactly one source, and the sources that failed before building (downloads)."""
+def plan(root: str | Path, synth_dir=None, videos=None, cmd_csv=None, config: MuddyConfig | None = None, seed: int = 0,
+         sources: str | None = None, clips: int = 200, jobs: int = 1) -> tuple[list[dict], list[dict]]:
+    """Item specs from exactly one source, and the sources that failed before building (downloads).
+
+    ``sources`` (auto | real | procedural | assets) builds the synth corpus first, ``clips`` clips of the
+    window's length into ``root/synth`` (resumable like every build), and makes Muddy Mix from it."""
     config = config or MuddyConfig()
     config.validate()
-    given = [x for x in (synth_dir, videos, cmd_csv) if x is not None]
+    given = [x for x in (synth_dir, videos, cmd_csv, sources) if x is not None]
     if len(given) != 1:
-        raise UsageError("give exactly one source: --synth DIR, --videos DIR or --cmd-csv FILE")
+        raise UsageError("give exactly one source: --synth DIR, --videos DIR, --cmd-csv FILE or --sources KIND")
+    if sources is not None:
+        from avremix.data import synth
+
+        synth_dir = Path(root) / "synth"
+        built = synth.build(synth_dir, clips, seed, synth.SynthConfig(duration=config.window, sources=sources), jobs)
+        if built.failed:
+            raise UsageError(f"{len(built.failed)} synth clips failed; first: {built.failed[0]['error']}", synth_dir)
     if synth_dir is not None:
         return plan_synth(synth_dir, seed, config), []
     if videos is not None:

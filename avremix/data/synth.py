@@ -130,10 +130,10 @@ def build_item(spec: dict, out: Path) -> tuple[list[dict], list[dict]]:
     return [row], []
 
 
-def check_real_sources() -> None:
+def check_real_sources(categories: tuple[str, ...] = ("speech", "music", "effects")) -> None:
     """One clear error up front when ``--sources real`` cannot be served for every split."""
     index = real_sources().index
-    missing = [f"{c} ({s})" for c in ("speech", "music", "effects") for s in ("train", "val", "test") if not index.has(c, s)]
+    missing = [f"{c} ({s})" for c in categories for s in ("train", "val", "test") if not index.has(c, s)]
     if missing:
         raise UsageError(f"--sources real: no real recordings for {', '.join(missing)} in {index.root}; "
                          "run `make data-assets` (or `avremix assets --fetch`), or use --sources procedural")

@@ -107,11 +107,10 @@ def _deb_of(debs: Path, name: str) -> Path | None:
     return found[-1] if found else None
 
 
-def _apt_options(root: Path, apt_get: str) -> list[str]:
-    """Options for a private apt state when the system's package lists are missing and we are not root."""
-    lists = Path("/var/lib/apt/lists")
-    has_lists = lists.is_dir() and any(lists.glob("*_Packages*"))
-    if has_lists or os.geteuid() == 0:
+def _apt_options(root: Path, apt_get: str, lists: Path = Path("/var/lib/apt/lists")) -> list[str]:
+    """Options for a private apt state (``root/apt``, updated once) when the system's package lists are
+    missing: nothing of the system's apt state is touched, root or not."""
+    if lists.is_dir() and any(lists.glob("*_Packages*")):
         return []
     state = root / "apt"
     for sub in ("lists/partial", "cache/archives/partial"):
