@@ -286,6 +286,10 @@ def assets(
     The folder is $AVREMIX_ASSETS (default ~/.cache/avremix/assets)."""
     from avremix.data.sources.catalog import STARTER
     from avremix.data.sources.index import survey
+    from avremix.errors import UsageError
+
+    if packages and not fetch:
+        raise UsageError("--package chooses what --fetch fetches; add --fetch")
 
     def say(name: str, status: str) -> None:
         if not quiet and not as_json and status != "indexed":

@@ -158,5 +158,7 @@ class Catalog:
 
     def get(self, name: str) -> Package:
         if name not in self.by_name:
-            raise KeyError(f"unknown asset package {name!r}; known: {', '.join(self.by_name)}")
+            from avremix.errors import UsageError
+
+            raise UsageError(f"unknown asset package {name!r}; known: {', '.join(self.by_name)}")
         return self.by_name[name]

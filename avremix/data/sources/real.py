@@ -51,13 +51,25 @@ def pan_gains(pan: float) -> np.ndarray:
     return np.array([np.cos(theta), np.sin(theta)], np.float32)
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=256)
 def _decoded(path: str, sr: int) -> np.ndarray:
     """[C, n] float32 of a whole file at ``sr`` (read-only, cached)."""
     x = _read(path, None, None)
     x = np.stack([resample(c, x[1], sr) for c in x[0]]).astype(np.float32) if x[1] != sr else x[0].astype(np.float32)
     x.setflags(write=False)
     return x
+
+
+@functools.lru_cache(maxsize=512)
+def _speech_only(path: str, sr: int) -> np.ndarray | None:
+    """A recording at ``sr``, mono, cut to its speech by the VAD (None without speech; cached)."""
+    x = _decoded(path, sr).mean(0)
+    t = vad.trim(x if sr == vad.VAD_SR else resample(x, sr, vad.VAD_SR).astype(np.float32))
+    if t is not None and sr != vad.VAD_SR:
+        t = resample(t, vad.VAD_SR, sr).astype(np.float32)
+    if t is not None:
+        t.setflags(write=False)
+    return t
 
 
 def _read(path: str, start_s: float | None, seconds: float | None) -> tuple[np.ndarray, int]:
@@ -79,10 +91,10 @@ def _read(path: str, start_s: float | None, seconds: float | None) -> tuple[np.n
         with av.open(path) as container:
             stream = container.streams.audio[0]
             sr = stream.rate
-            frames = [f.to_ndarray() for f in container.decode(stream)]
-        x = np.concatenate([f if f.ndim == 2 and f.shape[0] <= 8 else f.reshape(1, -1) for f in frames], axis=1).astype(np.float64)
-        if np.issubdtype(frames[0].dtype, np.integer):
-            x /= float(np.iinfo(frames[0].dtype).max)
+            resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=sr)  # planar: [C, n] frames
+            frames = [f.to_ndarray() for frame in container.decode(stream) for f in resampler.resample(frame)]
+            frames += [f.to_ndarray() for f in resampler.resample(None)]
+        x = np.concatenate(frames, axis=1).astype(np.float64)
         a = int((start_s or 0) * sr)
         return x[:, a: a + int(seconds * sr) if seconds else None], sr
     except Exception as e:  # noqa: BLE001
@@ -161,13 +173,9 @@ class RealSources:
         pieces, used, total = [], [], 0.0
         for k in rng.permutation(len(files))[: 60]:
             f = files[int(k)]
-            x = _decoded(self.index.abspath(f), sr).mean(0)
-            x16 = x if sr == vad.VAD_SR else resample(x, sr, vad.VAD_SR).astype(np.float32)
-            t = vad.trim(x16)
+            t = _speech_only(self.index.abspath(f), sr)
             if t is None:
                 continue
-            if sr != vad.VAD_SR:
-                t = resample(t, vad.VAD_SR, sr).astype(np.float32)
             rms = float(np.sqrt(np.mean(t ** 2))) + 1e-9
             pieces.append(t * (0.1 / rms) * 10 ** (rng.uniform(-2, 2) / 20))
             used.append(f)
