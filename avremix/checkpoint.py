@@ -20,12 +20,17 @@ from avremix import __version__
 from avremix.atomic import publish
 from avremix.config import config_from_dict
 from avremix.errors import UsageError
+from avremix.nets.cass import CASSConfig, CASSSeparator
 from avremix.nets.cfm import CFMConfig, CFMHighlighter
+from avremix.nets.htdemucs import HTDemucsConfig, HTDemucsSeparator
 from avremix.nets.visah import VisAH, VisAHConfig
 
 #: model name → (class, config class)
-MODELS: dict[str, tuple[type[torch.nn.Module], type]] = {"cfm": (CFMHighlighter, CFMConfig), "visah": (VisAH, VisAHConfig)}
+MODELS: dict[str, tuple[type[torch.nn.Module], type]] = {
+    "cfm": (CFMHighlighter, CFMConfig), "visah": (VisAH, VisAHConfig),
+    "cass": (CASSSeparator, CASSConfig), "htdemucs": (HTDemucsSeparator, HTDemucsConfig)}
 DEFAULT_MODEL = "highlight-cfm"
+DEFAULT_SEPARATOR = "separate-cass"
 
 
 def models_dir() -> Path:
@@ -66,7 +71,10 @@ def resolve(name_or_path: str) -> Path:
 
 
 def load(name_or_path: str, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """Rebuild a model from its sidecar and load its weights (safetensors: weights only)."""
+    """Rebuild a model from its sidecar and load its weights (safetensors: weights only). ``htdemucs:PATH``
+    loads a user's HTDemucs checkpoint (demucs' ``.th`` format) as a separator."""
+    if name_or_path.startswith("htdemucs:"):
+        return HTDemucsSeparator.from_demucs_checkpoint(name_or_path.split(":", 1)[1]).to(device).eval()
     folder = resolve(name_or_path)
     meta = json.loads((folder / "model.json").read_text())
     if meta.get("model") not in MODELS:

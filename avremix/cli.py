@@ -157,10 +157,11 @@ def _context(model, clip_weights: Path | None, clip_model: str | None, captions:
     return context_for(model.config, clip_weights)
 
 
-def _report(results, as_json: bool, quiet: bool) -> None:
+def _report(results, as_json: bool, quiet: bool, single: bool | None = None) -> None:
     failed = [r for r in results if not r.ok]
+    single = len(results) == 1 if single is None else single
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in results] if len(results) > 1 else results[0].to_dict(), indent=2))
+        typer.echo(json.dumps(results[0].to_dict() if single and results else [r.to_dict() for r in results], indent=2))
     elif not quiet:
         for r in results:
             if r.ok:
@@ -171,6 +172,45 @@ def _report(results, as_json: bool, quiet: bool) -> None:
         err.print(f"{len(results) - len(failed)} done, {len(failed)} failed", highlight=False)
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def separate(
+    inputs: list[Path] = typer.Argument(..., help="Video or audio files, or folders of them.", show_default=False),
+    output: Path = typer.Option(..., "-o", "--output", help="Output folder: OUT/<input name>/<stem>.flac per input (with --mux: OUT/<input name>.mkv).", show_default=False),
+    stems: list[str] = typer.Option(["dx", "fx", "mx"], "--stems", help="Stems to write: dx (dialogue), fx (effects), mx (music). Asking for fewer never changes their content."),
+    model_name: str | None = typer.Option(None, "--model", "-m", help="A shipped separator (see `avremix models`), a model folder, or htdemucs:PATH (your own HTDemucs checkpoint). Default: separate-cass."),
+    mux: bool = typer.Option(False, "--mux", help="Write OUT/<input name>.mkv: every stream of the input copied, plus one audio track per stem (titled Dialogue / Effects / Music)."),
+    fmt: str = typer.Option("flac", "--format", help="Stem files: flac or wav (both 24-bit, full band, the input's rate and channels)."),
+    audio_stream: int | None = typer.Option(None, "--audio-stream", help="Which audio stream to separate, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
+    segment: float = typer.Option(10.0, help="Seconds of audio the model processes per chunk."),
+    overlap: float = typer.Option(1.0, help="Seconds shared by neighbouring chunks, crossfaded."),
+    context: float = typer.Option(1.0, help="Seconds of neighbouring audio the model also sees on each side of a chunk."),
+    batch_size: int = typer.Option(4, "--batch-size", help="Chunks per forward pass."),
+    device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
+    precision: str = typer.Option("auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16 (CUDA only)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    as_json: bool = _JSON, quiet: bool = _QUIET,
+) -> None:
+    """Split a soundtrack into dialogue, effects and music stems, guided by the picture.
+
+    The stems sum to the input audio (within -80 dBFS), are full band at its rate and channel layout, and have its length to the sample.
+    """
+    from avremix.checkpoint import DEFAULT_SEPARATOR, load
+    from avremix.engine import EngineConfig
+    from avremix.separate import separate_many, stem_names
+
+    model = load(model_name or DEFAULT_SEPARATOR)  # loaded once for every input
+    stem_names(stems, model)  # a bad --stems fails before any file is read
+    config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision)
+    options = dict(stems=stems, mux=mux, fmt=fmt, audio_stream=audio_stream, config=config, overwrite=overwrite)
+    with _progress(quiet or as_json) as bar:
+        task = bar.add_task("separate", total=None, clock="")
+        on_progress = lambda done, total: bar.update(task, completed=done, total=total, clock=_clock(done, total))
+        on_file = lambda i, n, path: bar.update(task, description=f"[{i + 1}/{n}] {Path(path).name}", completed=0)
+        results = separate_many(inputs, output, model, on_file=on_file, on_progress=on_progress, **options)
+    _report(results, as_json, quiet, single=len(inputs) == 1 and not inputs[0].is_dir())
 
 
 @app.command()
@@ -431,19 +471,6 @@ def build_hardpairs(
 
     config = hardpairs.HardPairsConfig(sources=sources)
     _build(lambda on_item: hardpairs.build(output, pairs, seed, config, jobs, on_item), quiet, as_json, output, preview)
-
-
-def _pending(name: str, issue: int):
-    @app.command(name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
-    def command(ctx: typer.Context) -> None:
-        _fail(f"`avremix {name}` is not implemented yet{where}", 2)
-
-    where = f" (tracked in issue #{issue})" if issue else ""
-    command.__doc__ = f"Not implemented yet{where}."
-    return command
-
-
-separate = _pending("separate", 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,14 @@ video), so each chunk starts on a frame boundary and gets exactly its frames' co
 Rates: a model working at a lower rate than the file's sees the band below its Nyquist frequency; the
 band above it passes through unchanged (input minus its resampling round trip is added back).
 
+Separators (models with ``stems``: ``[B, 1, T]`` → ``[B, K, T]``): the stems come back at the file's rate
+and are made to sum to the input exactly (mixture consistency, per chunk, before the crossfade, so it
+holds after it too): the residual ``x − Σ_k y_k`` — the band above the model's Nyquist frequency and
+whatever the model's stems miss — is shared out with weights ``w_k`` that follow, frame by frame (20 ms,
+averaged over 100 ms), each stem's share of the energy in the top octave the model sees (4-8 kHz for a
+16 kHz model): hiss and sibilance go with the dialogue, cymbals with the music, the crack of a shot with
+the effects. Blocks are ``[K, C, n]``.
+
 Channels: every input channel is an item of the batch (the model sees mono audio); all channels of a
 chunk get the same visual context and the same noise. Mono, stereo and 5.1 all keep their layout.
 
@@ -45,7 +53,8 @@ from avremix.errors import UsageError
 class ChunkModel(Protocol):
     """What the engine needs of a network (``torch.nn.Module`` subclasses satisfy it).
 
-    ``model(audio [B, 1, T], visual=[B, F, ...] or None, noise=[B, 1, T] or None) -> [B, 1, T]``.
+    ``model(audio [B, 1, T], visual=[B, F, ...] or None, noise=[B, 1, T] or None) -> [B, 1, T]``; a separator
+    (a ``stems`` attribute naming its K outputs) returns ``[B, K, T]``.
     """
 
     sample_rate: int  # rate the network works at
@@ -186,6 +195,9 @@ class Engine:
         self.grid = _Grid.build(self.config, self.sample_rate, self.fps)
         self.model_rate = int(getattr(model, "sample_rate", self.sample_rate))
         self.noise = NoiseField(self.config.seed, self.model_rate) if getattr(model, "generative", False) else None
+        self.stems = tuple(getattr(model, "stems", ()) or ())  # a separator's outputs; () for one output
+        if self.stems and self.strength != 1.0:
+            raise UsageError("a separator runs at strength 1")
         if isinstance(model, torch.nn.Module):
             model.to(self.device).eval()
         overlap = self.grid.seg - round(self.grid.hop_frames * self.grid.frame)
@@ -203,7 +215,8 @@ class Engine:
         visual: Iterable[Any] | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Iterator[np.ndarray]:
-        """Yield processed float32 blocks ``[C, n]``; their total length equals the input's."""
+        """Yield processed float32 blocks ``[C, n]`` (a separator's: ``[K, C, n]``); their total length
+        equals the input's."""
         if self.fps and visual is None:
             raise ValueError("this model needs visual context: pass `visual` frames at the model's fps")
         g = self.grid
@@ -226,7 +239,9 @@ class Engine:
             done = src.ended and g.start(k) >= src.end
             final = src.end if done else g.start(k)  # no later chunk touches what comes before `final`
             if final > emitted:
-                block = out.pop(emitted, final)
+                block = out.pop(emitted, final)  # [K*C, n], stem-major
+                if self.stems:
+                    block = block.reshape(len(self.stems), -1, block.shape[-1])  # [K, C, n]
                 emitted = final
                 if on_progress is not None:
                     on_progress(emitted / self.sample_rate)
@@ -239,9 +254,11 @@ class Engine:
                 frames.drop_before(math.floor(keep / g.frame))
 
     def process(self, audio: np.ndarray, visual: Any | None = None) -> np.ndarray:
-        """Whole array in, whole array out (``[C, T]``), through the same chunked loop."""
+        """Whole array in, whole array out (``[C, T]``; a separator's ``[K, C, T]``), through the same chunked loop."""
         frames = None if visual is None else list(visual)
-        return np.concatenate(list(self.stream([audio], frames)), axis=-1) if audio.shape[-1] else audio.copy()
+        if not audio.shape[-1]:
+            return np.zeros((len(self.stems), *audio.shape), np.float32) if self.stems else audio.copy()
+        return np.concatenate(list(self.stream([audio], frames)), axis=-1)
 
     # -- internals ------------------------------------------------------------------------------------
     def _run(self, batch: list[int], src: "_SampleBuffer", frames: "_FrameBuffer | None", out: "_OverlapAdd") -> None:
@@ -258,7 +275,8 @@ class Engine:
             out.add(g.start(k), y, self.weight)
 
     def _forward(self, windows: list[tuple[int, int, int, int]], src: "_SampleBuffer", frames: "_FrameBuffer | None") -> np.ndarray:
-        """The model over windows of equal length → ``[B, C, L]`` at the input's rate (strength applied)."""
+        """The model over windows of equal length → ``[B, C, L]`` at the input's rate (strength applied);
+        a separator's → ``[B, K*C, L]`` (stem-major), mixture-consistent."""
         L = windows[0][1]
         x = np.stack([src.read(a, L) for a, _, _, _ in windows])  # [B, C, L]
         B, C, _ = x.shape
@@ -277,7 +295,9 @@ class Engine:
             noise = noise.repeat_interleave(C, dim=0)[:, None, :].to(self.device)  # [B*C, 1, Lm]
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
             y = self.model(xt.to(self.device), visual=visual, noise=noise)
-        y = y.float().cpu()
+        y = y.float().cpu().contiguous()
+        if self.stems:
+            return self._consistent(y, x, L)
         if self.model_rate != self.sample_rate:
             y = _fit(AF.resample(y, self.model_rate, self.sample_rate), L)
             if self.model_rate < self.sample_rate:  # keep the band the model cannot see, as it was
@@ -286,6 +306,36 @@ class Engine:
         if self.strength != 1.0:
             y = (1.0 - self.strength) * x + self.strength * y
         return y
+
+
+    def _consistent(self, y: torch.Tensor, x: np.ndarray, L: int) -> np.ndarray:
+        """Stems ``[B*C, K, Lm]`` at the model's rate → ``[B, K*C, L]`` at the input's, summing to ``x [B, C, L]``."""
+        B, C, _ = x.shape
+        K = len(self.stems)
+        w = stem_weights(y, self.model_rate, L, self.sample_rate)  # [B*C, K, L]
+        if self.model_rate != self.sample_rate:
+            y = AF.resample(y, self.model_rate, self.sample_rate)
+        y = _fit(y, L).double()  # [B*C, K, L]
+        residual = torch.from_numpy(x).reshape(B * C, 1, L).double() - y.sum(dim=1, keepdim=True)
+        y = (y + w * residual).float()  # Σ_k = x
+        return y.reshape(B, C, K, L).transpose(1, 2).reshape(B, K * C, L).numpy()
+
+
+def stem_weights(y: torch.Tensor, rate: int, length: int, out_rate: int | None = None, smooth: float = 0.1) -> torch.Tensor:
+    """Each stem's share ``[N, K, length]`` (summing to 1) of the energy in the top octave of ``y [N, K, T]``
+    (rate ``rate``): high-passed at ``rate / 4``, squared, averaged over ``smooth`` seconds, then
+    interpolated linearly onto ``length`` samples at ``out_rate`` (default ``rate``). Every step is
+    shift-invariant (no frame grid), so a chunk and the whole track agree wherever both see enough context."""
+    N, K, T = y.shape
+    top = AF.highpass_biquad(y.double(), rate, rate / 4).pow(2)  # [N, K, T]
+    width = max(1, round(smooth * rate)) | 1
+    top = torch.nn.functional.avg_pool1d(top, width, 1, width // 2, count_include_pad=False)  # [N, K, T]
+    share = (top + 1e-12) / (top + 1e-12).sum(dim=1, keepdim=True)
+    pos = (torch.arange(length, dtype=torch.float64) * (rate / (out_rate or rate))).clamp(0, T - 1)
+    i0 = pos.floor().long()
+    i1 = (i0 + 1).clamp(max=T - 1)
+    frac = pos - i0
+    return share[..., i0] * (1 - frac) + share[..., i1] * frac  # [N, K, length]
 
 
 def _fit(y: torch.Tensor, length: int) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Objective metrics of a highlighted clip against its target (lower is better), after VisAH.
+"""Objective metrics: of a highlighted clip against its target (lower is better, after VisAH) and of a
+separated stem against its reference (higher is better).
 
 - ``MAG``: mean squared distance between STFT magnitudes (512-point window, 128 hop) of prediction and
   target: closeness in the time-frequency domain.
@@ -7,6 +8,14 @@
 - ``W-dis``: Wasserstein-1 distance, in seconds, between the two clips' loudness-over-time curves (RMS in
   20 ms frames) taken as distributions over time: the minimum cost of moving one clip's energy in time
   to match the other's (time alignment of what is highlighted when).
+
+Separation, in dB (higher is better):
+
+- ``SI-SDR``: scale-invariant signal-to-distortion ratio (Le Roux et al., "SDR - half-baked or well
+  done?", ICASSP 2019): the reference scaled by the optimal ``α = <ŝ, s> / <s, s>``, then
+  ``10 log10(|α s|² / |α s − ŝ|²)``. ``SI-SDRi`` is its improvement over the mixture as the estimate.
+- ``SDR``: plain signal-to-distortion ratio ``10 log10(|s|² / |s − ŝ|²)`` (no scaling; the BSS-eval SDR
+  without its distortion filter, as the SDX / DnR challenges report it).
 
 Each takes waveforms ``[B, 1, T]`` (or ``[B, T]``) and returns one value per clip ``[B]``.
 """
@@ -56,6 +65,18 @@ def wdis(pred: torch.Tensor, target: torch.Tensor, sample_rate: int = 16000, fra
 
     cdf_p, cdf_t = distribution(pred).cumsum(1), distribution(target).cumsum(1)
     return (cdf_p - cdf_t).abs().sum(dim=1) * frame
+
+
+def si_sdr(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    p, t = _flat(pred).double(), _flat(target).double()
+    alpha = (p * t).sum(1, keepdim=True) / (t.pow(2).sum(1, keepdim=True) + eps)
+    s = alpha * t
+    return (10 * torch.log10((s.pow(2).sum(1) + eps) / ((s - p).pow(2).sum(1) + eps))).float()
+
+
+def sdr(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    p, t = _flat(pred).double(), _flat(target).double()
+    return (10 * torch.log10((t.pow(2).sum(1) + eps) / ((t - p).pow(2).sum(1) + eps))).float()
 
 
 METRICS = {"MAG": mag, "ENV": env, "W-dis": wdis}

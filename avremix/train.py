@@ -1,6 +1,12 @@
-"""Training of the highlighters (``avremix train``): one loop for every model, readable top to bottom.
+"""Training of the highlighters and separators (``avremix train``): one loop for every model, readable top to
+bottom.
 
-Data: a Muddy Mix dataset (``build-dataset muddy``). With ``augment`` on, every training crop gets fresh
+Data of a separator (``--model cass|htdemucs``): an AV-CASS mixture dataset (``build-dataset avdnr``).
+Every crop is remixed from its stems with fresh gains (±3 dB per stem, ±6 dB overall), so the model
+never hears the same mixture twice; its frames are the face and scene streams ``[F, 2, H, W, 3]``
+(stereo datasets are folded to mono). Validation: SI-SDR of each stem, of the model and of the mixture.
+
+Data of a highlighter: a Muddy Mix dataset (``build-dataset muddy``). With ``augment`` on, every training crop gets fresh
 Muddy Mix gains drawn from its stems (``modes``: discrete, continuous or time-varying, as the builder
 does) and a random overall level (±6 dB on input and target alike), so the model never sees the same
 input twice and does not learn one loudness. With probability ``silence`` a crop also gets a stretch of
@@ -35,18 +41,18 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from avremix import checkpoint
-from avremix.data.datasets import MuddyDataset
+from avremix.data.datasets import AVDnRDataset, MuddyDataset
 from avremix.data.muddy import MODES, adjust
 from avremix.data.store import seed_of
 from avremix.engine import resolve_device
 from avremix.errors import UsageError
 from avremix.features.context import ContextFeatures, context_for
-from avremix.metrics import score
+from avremix.metrics import score, si_sdr
 
 
 @dataclass
 class TrainConfig:
-    model: str = "cfm"  # cfm | visah
+    model: str = "cfm"  # highlighters: cfm | visah; separators: cass | htdemucs
     steps: int = 3000  # optimiser steps
     batch_size: int = 8  # per rank
     crop: float = 4.0  # seconds per training example
@@ -177,6 +183,37 @@ class TrainingSet(Dataset):
                 "frames": visual, "stems": torch.from_numpy(mixed_stems * level).float()}
 
 
+class SeparationSet(Dataset):
+    """AV-CASS crops for separators: ``input`` mixture ``[1, T]``, ``target`` stems ``[K, T]``, ``frames``
+    face and scene ``[F, 2, H, W, 3]``; with ``augment``, the stems are remixed with fresh gains."""
+
+    def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int):
+        self.base = AVDnRDataset(root, split, crop=crop, seed=seed)
+        if not self.base.rows:
+            raise UsageError(f"has no {split} examples", root)
+        self.augment, self.seed, self.calls = augment, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.base.set_epoch(epoch)
+        self.calls = epoch * 1_000_003
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = self.base[index]
+        stems = item["stems"]
+        if stems.dim() == 3:  # stereo dataset: [K, C, T] -> mono
+            stems = stems.mean(dim=1)
+        if self.augment:
+            self.calls += 1
+            rng = np.random.default_rng(seed_of(self.seed, index, self.calls, os.getpid()))
+            gains = 10 ** (rng.uniform(-3, 3, size=(stems.shape[0], 1)) / 20) * 10 ** (rng.uniform(-6, 6) / 20)
+            stems = stems * torch.from_numpy(gains).float()
+        frames = torch.stack([item["face"], item["scene"]], dim=1)  # [F, 2, H, W, 3]
+        return {"input": stems.sum(0, keepdim=True), "target": stems, "frames": frames, "stems": stems}
+
+
 def silent_stretch(length: int, sample_rate: int, rng: np.random.Generator, fade: float = 0.01) -> np.ndarray:
     """A gain curve ``[T]`` of ones with 0.25 to 1.5 s of silence at the start, the end or inside,
     faded out and in over ``fade`` seconds."""
@@ -221,9 +258,15 @@ def _distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
+def is_separator(model) -> bool:
+    return getattr(model, "task", "highlight") == "separate"
+
+
 @torch.no_grad()
 def validate(model: torch.nn.Module, batches: list[dict], device: torch.device, shuffle_video: bool = False, seed: int = 0) -> dict[str, float]:
-    """Mean metrics of the model's output and of the input against the target over fixed batches."""
+    """Mean metrics of the model's output and of the input against the target over fixed batches:
+    MAG / ENV / W-dis for a highlighter; SI-SDR per stem (the mixture as the input's estimate of every
+    stem) and the mean SI-SDRi for a separator."""
     model.eval()
     sums: dict[str, list[float]] = {}
     g = torch.Generator().manual_seed(seed)
@@ -233,10 +276,19 @@ def validate(model: torch.nn.Module, batches: list[dict], device: torch.device, 
             frames = frames.roll(1, dims=0)  # every clip gets another clip's picture
         kwargs = {"noise": torch.randn(audio.shape, generator=g).to(device)} if model.generative else {}
         out = model(audio, frames, **kwargs).float().cpu()
+        if is_separator(model):
+            mixture = batch["input"].expand_as(target)
+            for k, name in enumerate(model.stems):
+                for who, pred in (("model", out[:, k]), ("input", mixture[:, k])):
+                    sums.setdefault(f"{who}_SI-SDR_{name}", []).extend(si_sdr(pred, target[:, k]).tolist())
+            continue
         for who, pred in (("model", out), ("input", batch["input"])):
             for k, v in score(pred, target).items():
                 sums.setdefault(f"{who}_{k}", []).extend(v.tolist())
-    return {k: float(np.mean(v)) for k, v in sums.items()}
+    means = {k: float(np.mean(v)) for k, v in sums.items()}
+    if is_separator(model):
+        means["model_SI-SDRi"] = float(np.mean([means[f"model_SI-SDR_{n}"] - means[f"input_SI-SDR_{n}"] for n in model.stems]))
+    return means
 
 
 def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=None,
@@ -274,12 +326,12 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
 
-    train_set = TrainingSet(data, "train", config.crop, config.augment, config.seed + rank, context, config.modes, config.silence)
+    train_set = training_set(model, data, "train", config, config.augment, config.seed + rank, context)
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed) if world > 1 else None
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
                         num_workers=config.workers, drop_last=len(train_set) >= config.batch_size * world,
                         generator=torch.Generator().manual_seed(config.seed))
-    val_batches = _validation_batches(data, config, context) if rank == 0 else []
+    val_batches = _validation_batches(model, data, config, context) if rank == 0 else []
     objective = _Objective(model)
     net = torch.nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
     autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
@@ -363,10 +415,17 @@ class _Objective(torch.nn.Module):
         return self.model.loss(audio, target, frames, stems)
 
 
-def _validation_batches(data, config: TrainConfig, context: ContextFeatures | None) -> list[dict]:
+def training_set(model, data, split: str, config: TrainConfig, augment: bool, seed: int, context: ContextFeatures | None = None) -> Dataset:
+    """The model's kind of data: AV-CASS crops for a separator, Muddy Mix crops for a highlighter."""
+    if is_separator(model):
+        return SeparationSet(data, split, config.crop, augment, seed)
+    return TrainingSet(data, split, config.crop, augment, seed, context, config.modes, config.silence)
+
+
+def _validation_batches(model, data, config: TrainConfig, context: ContextFeatures | None) -> list[dict]:
     for split in ("val", "test"):
         try:
-            val = TrainingSet(data, split, config.crop, False, config.seed + 12345, context)
+            val = training_set(model, data, split, config, False, config.seed + 12345, context)
             break
         except UsageError:
             val = None
@@ -388,8 +447,9 @@ def _validate_ema(model, ema: EMA, batches, device) -> dict[str, float]:
         model.load_state_dict(backup)
 
 
-LOG_FIELDS = ["step", "loss", "fm", "rollout", "stems", "mrstft", "grad_norm", "lr", "seconds"] + [
-    f"val_{who}_{m}" for who in ("model", "input") for m in ("MAG", "ENV", "W-dis")]
+LOG_FIELDS = ["step", "loss", "fm", "rollout", "stems", "mrstft", "l1", "grad_norm", "lr", "seconds"] + [
+    f"val_{who}_{m}" for who in ("model", "input") for m in ("MAG", "ENV", "W-dis")] + ["val_model_SI-SDRi"] + [
+    f"val_{who}_SI-SDR_{stem}" for who in ("model", "input") for stem in ("dialogue", "music", "effects")]
 
 
 def _log(writer, handle, row: dict) -> None:

@@ -161,8 +161,3 @@ def test_help_explains_every_option():
     for opt in ("--output", "--strength", "--audio-stream", "--segment", "--overlap", "--context", "--batch-size",
                 "--device", "--precision", "--seed", "--overwrite", "--json", "--quiet"):
         assert opt in proc.stdout
-
-
-def test_commands_not_built_yet_say_so():
-    proc = run_cli("separate", "movie.mkv", "--stems", "dx")
-    assert proc.returncode == 2 and "not implemented yet" in proc.stderr

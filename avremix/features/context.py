@@ -118,8 +118,11 @@ class ContextFeatures:
 def context_for(config: VisualInputConfig, clip_weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> ContextFeatures | None:
     """The feature streams a model config takes; None for frames.
 
-    A config without ``visual_in`` yet (a model about to be trained) gets the streams' size.
+    A config without ``visual_in`` yet (a model about to be trained) gets the streams' size; an audio-only
+    model's config (no ``visual``) has none.
     """
+    if not hasattr(config, "visual"):
+        return None
     streams = check_streams(config.visual)
     if streams == ("frames",):
         return None

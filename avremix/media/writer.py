@@ -292,6 +292,30 @@ def _muxer_for(path: Path) -> str:
     }[path.suffix.lower()]
 
 
+def mux_tracks(source: MediaInfo, processed: StreamInfo | None, tracks: list[tuple[Path, str]], output: Path,
+               offset: float = 0.0) -> None:
+    """Every stream of ``source`` copied as it is, plus one audio track per ``(file, title)`` after them,
+    with the language of the ``processed`` stream, into the Matroska file ``output`` (written in place:
+    callers pass a temporary path). Subtitles Matroska cannot hold as they are (mov_text) become SRT."""
+    n = len(source.streams)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", source.path]
+    for path, _ in tracks:
+        cmd += (["-itsoffset", f"{offset:.6f}"] if offset else []) + ["-i", str(path)]
+    cmd += ["-map", "0", *(a for k in range(len(tracks)) for a in ("-map", f"{k + 1}:a:0"))]
+    cmd += ["-map_metadata", "0", "-map_chapters", "0", "-c", "copy"]
+    for s in source.streams:
+        if s.type == "subtitle" and s.codec == "mov_text":
+            cmd += [f"-c:{s.index}", "srt"]
+    language = (processed.language if processed is not None else None) or "und"
+    for k, (_, title) in enumerate(tracks):
+        cmd += [f"-metadata:s:{n + k}", f"title={title}", f"-metadata:s:{n + k}", f"language={language}", f"-disposition:{n + k}", "0"]
+    cmd += ["-f", "matroska", str(output)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+        raise MediaError(f"ffmpeg could not mux the stems: {lines[0] if lines else proc.returncode}", source.path)
+
+
 def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, codec: AudioCodec | None = None) -> None:
     """Write float32 ``[C, T]`` audio to an audio file (wav/flac/mp3/m4a/ogg), atomically."""
     with MediaWriter(path, sample_rate, audio.shape[0], codec=codec) as w:

@@ -58,6 +58,8 @@ from avremix.nets.common import (
     SpectralConfig,
     VisualInputConfig,
     frames_to_steps,
+    mask_refiner,
+    ratio_mask_loss,
     sinusoidal,
     visual_encoder,
 )
@@ -122,12 +124,7 @@ class CFMHighlighter(nn.Module):
         # source masks: a coarse guess per frame from the condition, refined per bin by 2-D convolutions
         # over (frequency, time) of the input's level and that guess
         self.masks = nn.Conv1d(c.hidden, K * bins, 1) if K else None
-        w = c.mask_channels
-        dilations = [(2 ** (1 + i % 3), 1 + i % 2) for i in range(c.mask_layers)]  # (frequency, time)
-        self.mask_refine = nn.Sequential(
-            nn.Conv2d(1 + K, w, 3, padding=1), nn.GELU(),
-            *(m for d in dilations for m in (nn.Conv2d(w, w, 3, padding=d, dilation=d), nn.GELU())),
-            nn.Conv2d(w, K, 3, padding=1)) if K else None
+        self.mask_refine = mask_refiner(K, c.mask_channels, c.mask_layers) if K else None
         # log gain per source and frame, from the vector field's state and each source's share of the energy
         self.stem_gain = nn.Sequential(nn.Conv1d(c.hidden + 2 * K, c.hidden, 1), nn.GELU(), nn.Conv1d(c.hidden, K, 1)) if K else None
         for layer in (self.out, self.gain, self.stem_gain[-1] if K else None, self.mask_refine[-1] if K else None):
@@ -208,13 +205,8 @@ class CFMHighlighter(nn.Module):
         return total, parts
 
     def mask_loss(self, masks: torch.Tensor, stems: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
-        """Squared error of the masks to the stems' ratio masks ``|S_k| / Σ_j |S_j|``, weighted by the input's
-        compressed magnitude (bins nobody hears do not count)."""
-        B, K, T = stems.shape
-        mag = self.spectral.stft(stems.reshape(B * K, 1, T)).abs().reshape(B, K, *masks.shape[2:])  # [B, K, F, N]
-        ideal = mag / mag.sum(dim=1, keepdim=True).clamp_min(1e-8)
-        weight = x_in.float().pow(2).sum(dim=1).sqrt()[:, None]  # [B, 1, F, N]
-        return ((masks - ideal) ** 2 * weight).sum() / (weight.sum() * K).clamp_min(1e-8)
+        """The masks' fit to the stems' ratio masks (``nets.common.ratio_mask_loss``)."""
+        return ratio_mask_loss(self.spectral, masks, stems, x_in)
 
     def distance(self, x: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
         """Rollout distance: squared error of compressed spectra, plus ``mag_weight`` × that of linear magnitudes."""

@@ -163,6 +163,26 @@ class ResBlock(nn.Module):
         return h + self.conv2(F.gelu(self.conv1(F.gelu(x))))
 
 
+def mask_refiner(stems: int, width: int, layers: int) -> nn.Sequential:
+    """2-D convolutions over (frequency, time) that refine per-bin source-mask logits from the input's
+    level and a coarse guess: ``[B, 1 + K, F, N]`` → ``[B, K, F, N]``; dilations (2, 1), (4, 2), (8, 1), ..."""
+    dilations = [(2 ** (1 + i % 3), 1 + i % 2) for i in range(layers)]  # (frequency, time)
+    return nn.Sequential(
+        nn.Conv2d(1 + stems, width, 3, padding=1), nn.GELU(),
+        *(m for d in dilations for m in (nn.Conv2d(width, width, 3, padding=d, dilation=d), nn.GELU())),
+        nn.Conv2d(width, stems, 3, padding=1))
+
+
+def ratio_mask_loss(spectral: "Spectral", masks: torch.Tensor, stems: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
+    """Squared error of soft masks ``[B, K, F, N]`` to the stems' ratio masks ``|S_k| / Σ_j |S_j|``
+    (``stems [B, K, T]``), weighted by the input's compressed magnitude (bins nobody hears do not count)."""
+    B, K, T = stems.shape
+    mag = spectral.stft(stems.reshape(B * K, 1, T)).abs().reshape(B, K, *masks.shape[2:])  # [B, K, F, N]
+    ideal = mag / mag.sum(dim=1, keepdim=True).clamp_min(1e-8)
+    weight = x_in.float().pow(2).sum(dim=1).sqrt()[:, None]  # [B, 1, F, N]
+    return ((masks - ideal) ** 2 * weight).sum() / (weight.sum() * K).clamp_min(1e-8)
+
+
 def frames_to_steps(features: torch.Tensor, n_steps: int) -> torch.Tensor:
     """Per-frame features ``[B, F, D]`` repeated onto ``n_steps`` STFT frames → ``[B, D, n_steps]``."""
     x = features.transpose(1, 2)  # [B, D, F]

@@ -1,0 +1,181 @@
+"""The flow-matching dialogue / music / effects separator, in the spirit of AV-CASS: a conditional flow from
+the mixture to each stem, guided by a face stream and a scene stream.
+
+- Representation: the highlighter's compressed complex STFT (``nets.common.Spectral``).
+- Conditioning, run once per chunk before the vector field: the mixture's spectrum, a *face* stream and
+  a *scene* stream (two ``FrameEncoder`` s trained with the model; a video with one picture feeds the same
+  frames to both) are projected, joined, and mixed over time into ``h``. From ``h`` and the mixture's
+  level come K soft source masks ``m_k`` (softmax over sources: they sum to one), as in the highlighter.
+- Flow, one per stem with shared weights (a learned stem embedding tells them apart): it starts at the
+  masked mixture ``x0_k = C(m_k · X) = m_k^p · C(X)`` (``p`` the compression) and ends at the stem
+  ``x1_k = C(S_k)``. The vector field (dilated residual convolutions + a transformer layer over time,
+  FiLM-modulated by t) outputs a per-bin gain and a complex residual::
+
+      v_k(x_t, t) = (G_k - 1) / (1 - t + t·G_k) · x_t + r_k
+
+  the exact velocity of the straight path when the stem is a gain of its start, as in the highlighter.
+- Loss: flow matching on that path + the rollout loss (integrate ``rollout_steps`` Euler steps from
+  ``x0`` inside training, penalise the end's error in the compressed domain and, with ``mag_weight``, in
+  linear magnitude) + the masks' fit to the stems' ratio masks. Sampling: ``steps`` Euler steps (2).
+- ``forward`` returns ``[B, K, T]`` stems; the engine then makes them sum to the mixture exactly
+  (mixture consistency) and keeps the band above 8 kHz (see ``avremix.engine``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from avremix.flow import cfm_loss, integrate, rollout_loss, sample_path
+from avremix.nets.common import (
+    ResBlock,
+    Spectral,
+    SpectralConfig,
+    VisualInputConfig,
+    frames_to_steps,
+    mask_refiner,
+    ratio_mask_loss,
+    sinusoidal,
+    visual_encoder,
+)
+
+STEMS = ("dialogue", "music", "effects")
+
+
+@dataclass
+class CASSConfig(VisualInputConfig):
+    spectral: SpectralConfig = field(default_factory=SpectralConfig)
+    hidden: int = 96  # width of the vector field
+    blocks: int = 4  # dilated residual blocks
+    heads: int = 4
+    steps: int = 2  # Euler steps of sampling
+    rollout_steps: int = 2  # steps of the rollout loss (0: off)
+    rollout_weight: float = 1.0
+    mag_weight: float = 0.1  # weight of the linear-magnitude error in the rollout distance
+    mask_weight: float = 1.0  # weight of the masks' fit to the ratio masks
+    mask_channels: int = 16  # width of the masks' 2-D refinement
+    mask_layers: int = 2
+    max_log_gain: float = 3.0
+
+
+class CASSSeparator(nn.Module):
+    name = "cass"
+    task = "separate"
+    generative = False
+    stems = STEMS
+
+    def __init__(self, config: CASSConfig | None = None):
+        super().__init__()
+        self.config = c = config or CASSConfig()
+        self.spectral = Spectral(c.spectral)
+        self.sample_rate, self.fps, self.frame_size = c.spectral.sample_rate, c.fps, tuple(c.frame_size)
+        K, bins = len(STEMS), self.spectral.bins
+        io = 2 * bins
+        # conditioning: mixture + face stream + scene stream
+        self.face = visual_encoder(c.visual, c.visual_in, c.visual_dim)
+        self.scene = visual_encoder(c.visual, c.visual_in, c.visual_dim)
+        self.cond_audio = nn.Conv1d(io, c.hidden, 1)
+        self.cond_visual = nn.Conv1d(2 * c.visual_dim, c.hidden, 1)
+        self.cond_mix = nn.Conv1d(2 * c.hidden, c.hidden, 3, padding=1)
+        self.cond_attn = nn.TransformerEncoderLayer(c.hidden, c.heads, 2 * c.hidden, dropout=0.0, batch_first=True, norm_first=True)
+        self.masks = nn.Conv1d(c.hidden, K * bins, 1)
+        self.mask_refine = mask_refiner(K, c.mask_channels, c.mask_layers)
+        # vector field, shared by the stems
+        self.stem_embedding = nn.Parameter(torch.zeros(K, c.hidden))
+        self.inp = nn.Conv1d(io, c.hidden, 1)
+        self.time = nn.Sequential(nn.Linear(c.hidden, c.hidden), nn.GELU(), nn.Linear(c.hidden, c.hidden))
+        self.blocks = nn.ModuleList(ResBlock(c.hidden, 2 ** (i % 4), cond_dim=c.hidden) for i in range(c.blocks))
+        self.attn = nn.TransformerEncoderLayer(c.hidden, c.heads, 2 * c.hidden, dropout=0.0, batch_first=True, norm_first=True)
+        self.out = nn.Conv1d(c.hidden, io, 1)  # residual r
+        self.gain = nn.Conv1d(c.hidden, bins, 1)  # log G
+        for layer in (self.out, self.gain, self.mask_refine[-1]):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    # -- pieces ------------------------------------------------------------------------------------------
+    def condition(self, x_in: torch.Tensor, visual: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fused condition ``[B, H, N]`` and source masks ``[B, K, F, N]`` from the mixture ``[B, 2, F, N]``
+        and frames ``[B, F, 2, H, W, 3]`` (face, scene) or ``[B, F, H, W, 3]`` (one picture for both)."""
+        B, _, Fq, N = x_in.shape
+        a = self.cond_audio(x_in.reshape(B, 2 * Fq, N))  # [B, H, N]
+        if visual is None:
+            v = torch.zeros(B, 2 * self.config.visual_dim, N, device=x_in.device, dtype=a.dtype)
+        else:
+            face, scene = (visual[:, :, 0], visual[:, :, 1]) if visual.dim() == 6 else (visual, visual)
+            v = torch.cat([frames_to_steps(self.face(face), N), frames_to_steps(self.scene(scene), N)], dim=1)  # [B, 2D, N]
+        h = self.cond_mix(F.gelu(torch.cat([a, self.cond_visual(v)], dim=1)))  # [B, H, N]
+        h = self.cond_attn(h.transpose(1, 2)).transpose(1, 2)
+        level = x_in.float().pow(2).sum(dim=1).sqrt()[:, None]  # compressed magnitude [B, 1, F, N]
+        logits = self.masks(h).reshape(B, -1, Fq, N).float()  # [B, K, F, N]
+        logits = logits + self.mask_refine(torch.cat([level, logits], dim=1))
+        return h, torch.softmax(logits, dim=1)
+
+    def start(self, x_in: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """Masked mixture per stem, compressed: ``[B*K, 2, F, N]``."""
+        B, _, Fq, N = x_in.shape
+        m = masks.clamp_min(1e-6).pow(self.config.spectral.power)  # C(m·X) = m^p · C(X)
+        return (m[:, :, None] * x_in[:, None]).reshape(B * masks.shape[1], 2, Fq, N)
+
+    def velocity(self, xt: torch.Tensor, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """``v(x_t, t | h)`` for ``xt [B*K, 2, F, N]`` (stems of one item next to each other)."""
+        BK, _, Fq, N = xt.shape
+        K = len(STEMS)
+        cond = h.repeat_interleave(K, dim=0) + self.stem_embedding.repeat(BK // K, 1)[:, :, None]  # [B*K, H, N]
+        z = self.inp(xt.reshape(BK, 2 * Fq, N)) + cond
+        temb = self.time(sinusoidal(t * 1000.0, z.shape[1]))  # [B*K, H]
+        for block in self.blocks:
+            z = block(z, temb)
+        z = self.attn(z.transpose(1, 2)).transpose(1, 2)
+        r = self.out(z).reshape(BK, 2, Fq, N)
+        bound = self.config.max_log_gain
+        gain = torch.exp(bound * torch.tanh(self.gain(z).float() / bound))[:, None]  # G: [B*K, 1, F, N]
+        tt = t.float().reshape(BK, 1, 1, 1)
+        return r + (gain - 1) / (1 - tt + tt * gain) * xt
+
+    # -- training ----------------------------------------------------------------------------------------
+    def loss(self, audio: torch.Tensor, target: torch.Tensor, visual: torch.Tensor | None,
+             stems: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """``audio [B, 1, T]`` mixture, ``target [B, K, T]`` stems."""
+        c = self.config
+        B, K, T = target.shape
+        x_in = self.spectral.encode(audio)
+        x1 = self.spectral.encode(target.reshape(B * K, 1, T))  # [B*K, 2, F, N]
+        h, masks = self.condition(x_in, visual)
+        x0 = self.start(x_in, masks)
+        s = sample_path(x0.detach(), x1)  # one t per stem item
+        fm = cfm_loss(self.velocity(s.xt, s.t, h), s)
+        total, parts = fm, {"fm": fm.item()}
+        if c.rollout_steps:
+            ro = rollout_loss(lambda x, tt: self.velocity(x, tt, h), x0, x1, c.rollout_steps, distance=self.distance)
+            total = total + c.rollout_weight * ro
+            parts["rollout"] = ro.item()
+        if c.mask_weight:
+            fit = ratio_mask_loss(self.spectral, masks, target, x_in)
+            total = total + c.mask_weight * fit
+            parts["stems"] = fit.item()
+        return total, parts
+
+    def distance(self, x: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        """Squared error of compressed spectra plus ``mag_weight`` × that of linear magnitudes."""
+        d = torch.mean((x - x1) ** 2)
+        if self.config.mag_weight:
+            expo = 0.5 / self.config.spectral.power
+            lin = lambda z: (z.float().pow(2).sum(dim=1) + 1e-12).pow(expo)  # noqa: E731  [B, F, N]
+            d = d + self.config.mag_weight * torch.mean((lin(x) - lin(x1)) ** 2)
+        return d
+
+    # -- inference (the engine's ChunkModel interface) ------------------------------------------------------
+    def forward(self, audio: torch.Tensor, visual: torch.Tensor | None = None, noise: torch.Tensor | None = None,
+                steps: int | None = None) -> torch.Tensor:
+        """Separate ``audio [B, 1, T]`` into ``[B, K, T]`` (dialogue, music, effects)."""
+        B, _, T = audio.shape
+        x_in = self.spectral.encode(audio)
+        h, masks = self.condition(x_in, visual)
+        x = self.start(x_in, masks)
+        n = self.config.steps if steps is None else steps
+        if n:
+            x = integrate(lambda z, t: self.velocity(z, t, h), x, n, "euler")
+        return self.spectral.decode(x, T).reshape(B, len(STEMS), T)

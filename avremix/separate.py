@@ -1,0 +1,120 @@
+"""Library facade of ``avremix separate``: dialogue, effects and music stems of a file (or many).
+
+    decode audio (blocks) ──► engine (separator, mixture-consistent) ──► one encoder per stem ──► folder
+                                                                         └─► --mux: remux with every input stream
+
+Stems are full band, at the input's sample rate and channel layout, the input's length to the sample, and
+sum to the decoded input (``avremix.engine``). Default output: ``OUT/<input name>/<stem>.flac`` (24-bit
+FLAC, or ``--format wav``: 24-bit PCM), written into a hidden folder renamed when every stem is complete.
+``--mux`` writes ``OUT/<input name>.mkv`` instead: every stream of the input copied as it is, plus one audio
+track per stem titled Dialogue / Effects / Music with the language of the processed track.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+from avremix.engine import ChunkModel, EngineConfig
+from avremix.errors import UsageError
+from avremix.media import MediaWriter, probe
+from avremix.media.writer import AudioCodec, mux_tracks
+from avremix.pipeline import FileResult, Progress, open_source, processed, run_many
+
+#: what --stems accepts → the stem's name
+STEM_NAMES = {"dx": "dialogue", "fx": "effects", "mx": "music", "dialogue": "dialogue", "effects": "effects", "music": "music"}
+TITLES = {"dialogue": "Dialogue", "effects": "Effects", "music": "Music"}
+FORMATS = {"flac": AudioCodec("flac", ("-sample_fmt", "s32")), "wav": AudioCodec("pcm_s24le")}  # 24 bits
+
+
+def stem_names(stems: list[str] | tuple[str, ...], model: ChunkModel) -> list[str]:
+    """``dx fx mx`` (or full names) → the model's stem names, in the order asked; clear errors otherwise."""
+    names = []
+    for s in stems:
+        if s.lower() not in STEM_NAMES:
+            raise UsageError(f"--stems: unknown stem {s!r}; use dx (dialogue), fx (effects) and mx (music)")
+        name = STEM_NAMES[s.lower()]
+        if name not in getattr(model, "stems", ()):
+            raise UsageError(f"--stems: this model has no {name} stem (it has {', '.join(getattr(model, 'stems', ())) or 'none'})")
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise UsageError("--stems: name at least one stem")
+    return names
+
+
+def separate_file(
+    input_path: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    model: ChunkModel,
+    stems: list[str] | tuple[str, ...] = ("dx", "fx", "mx"),
+    mux: bool = False,
+    fmt: str = "flac",
+    audio_stream: int | None = None,
+    config: EngineConfig | None = None,
+    overwrite: bool = False,
+    on_progress: Progress | None = None,
+) -> FileResult:
+    """Separate one file into ``output_dir``. Raises :class:`AvremixError` on bad input; nothing is left then."""
+    if not getattr(model, "stems", None):
+        raise UsageError("this model is not a separator (it has no stems); use `avremix highlight`")
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be flac or wav, got {fmt!r}")
+    names = stem_names(stems, model)
+    out_dir = Path(output_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError("-o must be a folder for separate", out_dir)
+    source = open_source(input_path, audio_stream)
+    decoder = source.decoder
+    target = out_dir / (Path(input_path).stem + (".mkv" if mux else ""))
+    if target.exists() and not overwrite:
+        raise UsageError("output exists; pass --overwrite to replace it", target)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{Path(input_path).stem}.part-", dir=out_dir))
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(work, 0o777 & ~mask)  # mkdtemp makes it private; the stems folder is an ordinary folder
+    try:
+        index = {name: k for k, name in enumerate(model.stems)}
+        ext = "flac" if mux else fmt
+        with ExitStack() as stack:
+            writers = {name: stack.enter_context(MediaWriter(work / f"{name}.{ext}", decoder.sample_rate, decoder.channels,
+                                                             layout=decoder.layout, codec=FORMATS[ext])) for name in names}
+            for block in processed(source, model, config, 1.0, on_progress):  # [K, C, n]
+                for name, writer in writers.items():
+                    writer.write(block[index[name]])
+        samples = writers[names[0]].samples_written
+        if mux:
+            tracks = [(work / f"{name}.flac", TITLES[name]) for name in names]
+            mux_tracks(source.info, decoder.stream_info, tracks, work / "muxed.mkv", offset=source.offset)
+            _replace(work / "muxed.mkv", target)
+            outputs = {name: str(target) for name in names}
+        else:
+            _replace(work, target)
+            work = None
+            outputs = {name: str(target / f"{name}.{fmt}") for name in names}
+    finally:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+    streams = [f"{s.index}:{s.type}:{s.codec}" for s in probe(target).streams] if mux else []
+    return FileResult(input=os.fspath(input_path), output=str(target), audio_codec=FORMATS["flac" if mux else fmt].encoder,
+                      streams=streams, outputs=outputs, **source.timing(samples))
+
+
+def _replace(src: Path, dst: Path) -> None:
+    """Move ``src`` (file or folder) to ``dst``, replacing what is there (``--overwrite`` was checked)."""
+    if dst.is_dir() and not dst.is_symlink():
+        shutil.rmtree(dst)
+    os.replace(src, dst)
+
+
+def separate_many(inputs: list[str | os.PathLike], output: str | os.PathLike, model: ChunkModel,
+                  on_file: Callable[[int, int, str], None] | None = None, **kwargs) -> list[FileResult]:
+    """Separate several files (or every media file of the folders given) into the folder ``output``;
+    one bad file never stops the others."""
+    return run_many(inputs, output, lambda path, out_dir: separate_file(path, out_dir, model, **kwargs),
+                    name=lambda path, out_dir: out_dir, on_file=on_file)

@@ -1,0 +1,153 @@
+"""``avremix separate``: stems that sum to the input, exact lengths, seams, muxed tracks, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from avremix import checkpoint
+from avremix.engine import Engine, EngineConfig, stem_weights
+from avremix.media import AudioDecoder, probe
+from avremix.nets.cass import CASSConfig, CASSSeparator
+from avremix.samples import make_clip
+from avremix.separate import separate_file
+from tests.conftest import run_cli
+
+SR = 48000
+
+
+def decoded(path, audio_stream=None) -> np.ndarray:
+    return np.concatenate(list(AudioDecoder(path, audio_stream=audio_stream)), axis=1)  # [C, T]
+
+
+class ConvSeparator(torch.nn.Module):
+    """Three stems from a local convolution (receptive field 1 + 2 * 3 * (4 + 8) = 73 samples) at 16 kHz."""
+
+    stems = ("dialogue", "music", "effects")
+    sample_rate, fps, generative = 16000, None, False
+    receptive_field = 73
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = torch.nn.Sequential(torch.nn.Conv1d(1, 8, 7, dilation=4, padding=12), torch.nn.Tanh(),
+                                       torch.nn.Conv1d(8, 3, 7, dilation=8, padding=24))
+
+    def forward(self, audio, visual=None, noise=None):
+        return self.net(audio)  # [B, 3, T]
+
+
+@pytest.fixture(scope="module")
+def tiny_cass(tmp_path_factory) -> Path:
+    """A small CASS separator saved from a (perturbed) random init: the real network, no training needed."""
+    torch.manual_seed(1)
+    model = CASSSeparator(CASSConfig(hidden=32, blocks=1, mask_channels=4, mask_layers=1, visual_dim=16))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return checkpoint.save(model, tmp_path_factory.mktemp("models") / "tiny-cass")
+
+
+def test_stems_sum_to_the_input_and_seams_match_one_pass():
+    x = (np.random.default_rng(0).standard_normal((2, 7 * SR + 321)) * 0.1).astype(np.float32)
+    model = ConvSeparator()
+    ctx = 0.2  # covers the receptive field and the weights' smoothing
+    chunked = Engine(model, SR, EngineConfig(segment=2.0, overlap=0.5, context=ctx, batch_size=3, device="cpu")).process(x)
+    whole = Engine(model, SR, EngineConfig(segment=60.0, overlap=0.5, context=ctx, device="cpu")).process(x)
+    assert chunked.shape == (3, 2, x.shape[1])
+    assert np.abs(chunked.sum(0) - x).max() < 1e-4  # mixture consistency: within -80 dBFS
+    for seam in (1.5, 3.0, 4.5, 6.0):  # every chunk boundary (hop 1.5 s), ±0.5 s
+        a, b = int((seam - 0.5) * SR), int((seam + 0.5) * SR)
+        for k in range(3):
+            ref, err = whole[k, :, a:b], chunked[k, :, a:b] - whole[k, :, a:b]
+            assert (ref ** 2).sum() > 1e4 * (err ** 2).sum()  # SNR above 40 dB
+
+
+def test_stem_weights_share_out_the_top_octave():
+    t = np.arange(16000) / 16000
+    hiss = torch.from_numpy(np.random.default_rng(1).standard_normal(16000) * 0.1)
+    low = torch.from_numpy(np.sin(2 * np.pi * 200 * t))
+    y = torch.stack([hiss, low, 0 * low])[None].float()  # dialogue has the highs, music only lows, effects silent
+    w = stem_weights(y, 16000, 48000)
+    assert w.shape == (1, 3, 48000) and torch.allclose(w.sum(1), torch.ones(1, 48000, dtype=w.dtype), atol=1e-6)
+    assert w[0, 0].mean() > 0.95
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("stereo.mp4", dict(sample_rate=44100, channels=2)),
+    ("surround.mkv", dict(sample_rate=48000, channels=6, audio_codec="ac3")),
+    ("mono.mov", dict(sample_rate=48000, channels=1)),
+    ("flac.mp4", dict(sample_rate=44100, channels=2, audio_codec="flac")),
+    ("opus.mkv", dict(sample_rate=48000, channels=2, audio_codec="libopus")),
+])
+def test_separate_files_of_every_kind(tiny_cass, tmp_path, name, kw):
+    src = make_clip(tmp_path / name, duration=3, **kw)
+    result = separate_file(src, tmp_path / "out", checkpoint.load(str(tiny_cass)), config=EngineConfig(segment=1.0, overlap=0.2, context=0.3, device="cpu"))
+    x = decoded(src)
+    stems = {k: decoded(v) for k, v in result.outputs.items()}
+    assert set(stems) == {"dialogue", "effects", "music"}
+    for stem in stems.values():
+        assert stem.shape == x.shape  # the input's channels and length, to the sample
+        assert probe(result.outputs["dialogue"]).audio_streams[0].sample_rate == kw["sample_rate"]
+    assert np.abs(sum(stems.values()) - x).max() < 1e-4  # 24-bit stems still sum to the input within -80 dBFS
+    assert oct(os.stat(Path(result.output)).st_mode & 0o777) != oct(0o700)
+
+
+def test_mux_keeps_every_stream_and_titles_the_stems(tiny_cass, mkv_flac, tmp_path):
+    proc = run_cli("separate", mkv_flac, "-o", tmp_path, "-m", tiny_cass, "--mux", "--json", check=True)
+    result = json.loads(proc.stdout)
+    info, src = probe(result["output"]), probe(mkv_flac)
+    assert [s.type for s in info.streams] == [s.type for s in src.streams] + ["audio"] * 3
+    new = info.streams[len(src.streams):]
+    assert [s.title for s in new] == ["Dialogue", "Effects", "Music"]
+    processed = next(s for s in src.streams if s.type == "audio" and s.default)
+    assert all(s.language == processed.language for s in new)
+    audio_index = sum(s.type == "audio" for s in src.streams)  # the stems come after the input's audio tracks
+    stems = [decoded(result["output"], audio_stream=audio_index + k) for k in range(3)]
+    assert np.abs(sum(stems) - decoded(mkv_flac)).max() < 1e-4
+
+
+def test_fewer_stems_do_not_change_their_content(tiny_cass, tmp_path):
+    src = make_clip(tmp_path / "a.mp4", duration=2)
+    run_cli("separate", src, "-o", tmp_path / "all", "-m", tiny_cass, check=True)
+    run_cli("separate", src, "-o", tmp_path / "one", "-m", tiny_cass, "--stems", "mx", "--format", "wav", check=True)
+    assert sorted(os.listdir(tmp_path / "one" / "a")) == ["music.wav"]
+    np.testing.assert_allclose(decoded(tmp_path / "one/a/music.wav"), decoded(tmp_path / "all/a/music.flac"), atol=1e-6)
+
+
+def test_a_users_htdemucs_checkpoint(tmp_path):
+    from demucs.htdemucs import HTDemucs
+
+    net = HTDemucs(sources=["drums", "bass", "other", "vocals"], channels=4, depth=2, t_layers=1, nfft=512,
+                   samplerate=22050, segment=2, t_heads=2, dconv_comp=2)
+    args, kwargs = net._init_args_kwargs
+    path = tmp_path / "mine.th"
+    torch.save({"klass": HTDemucs, "args": args, "kwargs": kwargs, "state": net.state_dict()}, path)
+    src = make_clip(tmp_path / "a.mp4", duration=3)
+    proc = run_cli("separate", src, "-o", tmp_path / "out", "-m", f"htdemucs:{path}", "--json", check=True)
+    outputs = json.loads(proc.stdout)["outputs"]
+    assert np.abs(sum(decoded(p) for p in outputs.values()) - decoded(src)).max() < 1e-4
+
+
+def test_bad_input_is_one_line_and_leaves_nothing(tiny_cass, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_text("not a video")
+    out = tmp_path / "out"
+    proc = run_cli("separate", bad, "-o", out, "-m", tiny_cass)
+    assert proc.returncode == 1 and "broken.mp4" in proc.stderr and "Traceback" not in proc.stderr
+    assert len([ln for ln in proc.stderr.splitlines() if "error" in ln]) == 1
+    assert not out.exists() or not any(out.iterdir())  # no stems folder, no hidden temporary one
+    proc = run_cli("separate", bad, "-o", out, "-m", tiny_cass, "--stems", "vocals")
+    assert proc.returncode == 2 and "--stems" in proc.stderr
+
+
+def test_help_explains_every_option():
+    proc = run_cli("separate", "--help", check=True)
+    for opt in ("--output", "--stems", "--model", "--mux", "--format", "--audio-stream", "--segment", "--overlap",
+                "--context", "--batch-size", "--device", "--precision", "--overwrite", "--json", "--quiet"):
+        assert opt in proc.stdout
