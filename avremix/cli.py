@@ -246,18 +246,22 @@ def train(
 @user_errors
 def evaluate(
     model_name: str = typer.Option(None, "--model", "-m", help="Shipped model name or model folder (default: the shipped default).", show_default=False),
-    data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder.", show_default=False),
+    data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder (highlighters) or an AV-CASS one (separators: build-dataset avdnr).", show_default=False),
     split: str = typer.Option("test", help="train, val or test."),
     shuffle_video: bool = typer.Option(False, "--shuffle-video", help="Feed every clip another clip's frames (does the model use the picture?)."),
     steps: int | None = _STEPS, noise: float | None = _NOISE,
     clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,
     seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
-    """MAG / ENV / W-dis of a model's output and of the input against the target on a dataset split."""
+    """MAG / ENV / W-dis of a highlighter and of the input against the target on a dataset split; for a
+    separator, SDR / SI-SDR / SI-SDRi per stem of the mixture, ideal ratio masks, the model and the model
+    with the video shuffled."""
     from avremix.checkpoint import DEFAULT_MODEL, load
     from avremix.evaluate import evaluate as run_evaluation
 
     model = load(model_name or DEFAULT_MODEL)
+    if getattr(model, "stems", None):
+        return _evaluate_separator(model, data, split, as_json, quiet)
     _sampling(model, steps, noise)
     if clip_model:
         model.config.clip_model = clip_model
@@ -271,6 +275,21 @@ def evaluate(
     typer.echo(f"{result['examples']} {split} examples{' (video shuffled)' if shuffle_video else ''}")
     for m in ("MAG", "ENV", "W-dis"):
         typer.echo(f"  {m:<6} input {result[f'input_{m}']:.5f}   model {result[f'model_{m}']:.5f}")
+
+
+def _evaluate_separator(model, data: Path, split: str, as_json: bool, quiet: bool) -> None:
+    from avremix.evaluate import evaluate_separation
+
+    with _progress(quiet or as_json) as bar:
+        task = bar.add_task("evaluate", total=None, clock="")
+        result = evaluate_separation(model, data, split, on_clip=lambda i, n: bar.update(task, completed=i, total=n, clock=f"{i}/{n} clips"))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(f"{result['examples']} {split} clips; SI-SDRi / SI-SDR / SDR in dB per stem")
+    for row, m in result["rows"].items():
+        cells = "  ".join(f"{s} {m[f'SI-SDRi_{s}']:+6.2f} / {m[f'SI-SDR_{s}']:6.2f} / {m[f'SDR_{s}']:6.2f}" for s in result["stems"])
+        typer.echo(f"  {row:<24} mean SI-SDRi {m['SI-SDRi_mean']:+6.2f}   {cells}")
 
 
 @app.command()

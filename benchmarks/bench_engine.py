@@ -6,13 +6,18 @@ For 1, 10 and 60-minute mp4 files (H.264 320x240 25 fps + 48 kHz stereo AAC) it 
 - ``avremix highlight --strength 0``: decode, encode, remux (no model);
 - the engine with an identity model at strength 1: decode, chunk, batch, overlap-add, encode, remux;
 - ``avremix highlight`` with the shipped default model on an 854x480 version of the input (inputs of
-  10 minutes or less: the model makes the 60-minute run take about half an hour on a 2-core CPU).
+  10 minutes or less: the model makes the 60-minute run take about half an hour on a 2-core CPU);
+- ``avremix separate`` (three FLAC stems) with the shipped default separator (``separate-cass``, every
+  length: its memory must stay flat) and the HTDemucs baseline (``separate-htdemucs``, 10 minutes or
+  less), same segment and overlap, on the 480p input.
+
+``--only`` picks job groups (floor, strength0, identity, highlight, separate).
 
 Each run is a fresh process; peak RSS is read from the kernel (``ru_maxrss``) for the Python process and,
 separately, for its ffmpeg child. Targets: avremix within 3x of the floor's wall time; peak RSS of the
 60-minute input within 1.3x of the 1-minute input (memory does not grow with length).
 
-    python benchmarks/bench_engine.py [--minutes 1 10 60] [--out bench-out]
+    python benchmarks/bench_engine.py [--minutes 1 10 60] [--only separate ...] [--out bench-out]
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ def _worker(mode: str, src: str, dst: str) -> None:
         from avremix.checkpoint import DEFAULT_MODEL, load
 
         highlight_file(src, dst, model=load(DEFAULT_MODEL), strength=1.0, overwrite=True, config=EngineConfig(device="cpu"))
+    elif mode.startswith("separate"):
+        from avremix.checkpoint import load
+        from avremix.separate import separate_file
+
+        name = "separate-htdemucs" if mode == "separate-baseline" else "separate-cass"
+        separate_file(src, Path(dst).parent / "stems", load(name), overwrite=True, config=EngineConfig(device="cpu"))
     else:
         highlight_file(src, dst, model=Identity(), strength=1.0, overwrite=True, config=EngineConfig(device="cpu"))
     wall = time.perf_counter() - t0
@@ -103,6 +114,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, nargs="+", default=[1, 10, 60])
     p.add_argument("--out", default="bench-out", help="folder for generated inputs (kept between runs) and outputs")
+    p.add_argument("--only", nargs="+", default=["floor", "strength0", "identity", "highlight", "separate"], help="job groups to run")
     p.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
@@ -120,17 +132,22 @@ def main() -> None:
             make_clip(src, duration=minutes * 60, size=(320, 240), fps=25)
         seconds = minutes * 60
         jobs = [
-            ("ffmpeg -c:v copy (floor)", lambda: _ffmpeg_floor(src, out / "floor.mp4")),
-            ("avremix --strength 0", lambda: _avremix("strength0", src, out / "s0.mp4")),
-            ("avremix engine, identity model", lambda: _avremix("identity", src, out / "id.mp4")),
+            ("floor", "ffmpeg -c:v copy (floor)", lambda: _ffmpeg_floor(src, out / "floor.mp4")),
+            ("strength0", "avremix --strength 0", lambda: _avremix("strength0", src, out / "s0.mp4")),
+            ("identity", "avremix engine, identity model", lambda: _avremix("identity", src, out / "id.mp4")),
         ]
+        src480 = out / f"in_{minutes:g}min_480p.mp4"
+        if {"highlight", "separate"} & set(a.only) and not src480.exists():
+            print(f"generating {src480} ...", file=sys.stderr)
+            make_clip(src480, duration=minutes * 60, size=(854, 480), fps=25)
         if minutes <= 10:
-            src480 = out / f"in_{minutes:g}min_480p.mp4"
-            if not src480.exists():
-                print(f"generating {src480} ...", file=sys.stderr)
-                make_clip(src480, duration=minutes * 60, size=(854, 480), fps=25)
-            jobs.append(("avremix highlight, default model, 480p", lambda: _avremix("default", src480, out / "default.mp4")))
-        for name, run in jobs:
+            jobs.append(("highlight", "avremix highlight, default model, 480p", lambda: _avremix("default", src480, out / "default.mp4")))
+        jobs.append(("separate", "avremix separate, separate-cass, 480p", lambda: _avremix("separate", src480, out / "sep.mp4")))
+        if minutes <= 10:
+            jobs.append(("separate", "avremix separate, separate-htdemucs, 480p", lambda: _avremix("separate-baseline", src480, out / "sep.mp4")))
+        for group, name, run in jobs:
+            if group not in a.only:
+                continue
             r = run()
             rows.append({"minutes": minutes, "job": name, "xrt": seconds / r["wall"], **r})
             print(f"{minutes:>4g} min  {name:<32} {seconds / r['wall']:7.1f}x real time  "
@@ -139,7 +156,8 @@ def main() -> None:
     print("|---|---|---:|---:|---:|")
     for r in rows:
         print(f"| {r['minutes']:g} min | {r['job']} | {r['xrt']:.0f} | {r['rss_python_mb']:.0f} | {r['rss_ffmpeg_mb']:.0f} |")
-    for job in ("avremix --strength 0", "avremix engine, identity model", "avremix highlight, default model, 480p"):
+    for job in ("avremix --strength 0", "avremix engine, identity model", "avremix highlight, default model, 480p",
+                "avremix separate, separate-cass, 480p"):
         rss = {r["minutes"]: r["rss_python_mb"] for r in rows if r["job"] == job}
         if len(rss) > 1:
             lo, hi = min(rss), max(rss)
