@@ -33,6 +33,11 @@ _SEED = typer.Option(0, help="Seed: the same seed gives the same result.")
 _STEPS = typer.Option(None, "--steps", min=1, help="ODE steps of a flow model (default: the model's own; the shipped one uses 2 Euler steps, the path it was trained on).")
 _NOISE = typer.Option(None, "--noise", min=0.0, help="Starting noise of a flow model, as a fraction of its training noise (default: the model's own; the shipped one starts from the input itself, 0: deterministic). Above 0, each --seed draws a different remix.")
 _JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+_SEGMENT = typer.Option(10.0, help="Seconds of audio the model processes per chunk.")
+_OVERLAP = typer.Option(1.0, help="Seconds shared by neighbouring chunks, crossfaded.")
+_CONTEXT = typer.Option(1.0, help="Seconds of neighbouring audio the model also sees on each side of a chunk.")
+_BATCH = typer.Option(4, "--batch-size", help="Chunks per forward pass.")
+_DEVICE = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 _CLIP_WEIGHTS = typer.Option(None, "--clip-weights", help="Local open_clip weights file, for models whose visual streams include clip or captions.", show_default=False)
 _CLIP_MODEL = typer.Option(None, "--clip-model", help="open_clip model name (e.g. ViT-B-32) or a model-config JSON file; default: the one the model records.", show_default=False)
@@ -96,11 +101,7 @@ def highlight(
     model_name: str | None = typer.Option(None, "--model", "-m", help="A shipped model name (see `avremix models`) or a model folder. Default: the shipped default."),
     steps: int | None = _STEPS, noise: float | None = _NOISE,
     audio_stream: int | None = typer.Option(None, "--audio-stream", help="Which audio stream to process, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
-    segment: float = typer.Option(10.0, help="Seconds of audio the model processes per chunk."),
-    overlap: float = typer.Option(1.0, help="Seconds shared by neighbouring chunks, crossfaded."),
-    context: float = typer.Option(1.0, help="Seconds of neighbouring audio the model also sees on each side of a chunk."),
-    batch_size: int = typer.Option(4, "--batch-size", help="Chunks per forward pass."),
-    device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
+    segment: float = _SEGMENT, overlap: float = _OVERLAP, context: float = _CONTEXT, batch_size: int = _BATCH, device: str = _DEVICE,
     precision: str = typer.Option("auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16 (CUDA only). "
                                   "bf16 on the CPU runs the default model about 1.7x faster on CPUs with AVX512-BF16 or AMX, "
                                   "with the same test metrics; elsewhere it is slower."),
@@ -179,16 +180,12 @@ def _report(results, as_json: bool, quiet: bool, single: bool | None = None) -> 
 def separate(
     inputs: list[Path] = typer.Argument(..., help="Video or audio files, or folders of them.", show_default=False),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder: OUT/<input name>/<stem>.flac per input (with --mux: OUT/<input name>.mkv).", show_default=False),
-    stems: list[str] = typer.Option(["dx", "fx", "mx"], "--stems", help="Stems to write: dx (dialogue), fx (effects), mx (music). Asking for fewer never changes their content."),
+    stems: list[str] = typer.Option(None, "--stems", help="Stems to write: dx (dialogue), fx (effects), mx (music), as `--stems dx fx` or `--stems dx,fx`. Default: all three. Asking for fewer never changes their content.", show_default=False),
     model_name: str | None = typer.Option(None, "--model", "-m", help="A shipped separator (see `avremix models`), a model folder, or htdemucs:PATH (your own HTDemucs checkpoint). Default: separate-cass."),
     mux: bool = typer.Option(False, "--mux", help="Write OUT/<input name>.mkv: every stream of the input copied, plus one audio track per stem (titled Dialogue / Effects / Music)."),
     fmt: str = typer.Option("flac", "--format", help="Stem files: flac or wav (both 24-bit, full band, the input's rate and channels)."),
     audio_stream: int | None = typer.Option(None, "--audio-stream", help="Which audio stream to separate, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
-    segment: float = typer.Option(10.0, help="Seconds of audio the model processes per chunk."),
-    overlap: float = typer.Option(1.0, help="Seconds shared by neighbouring chunks, crossfaded."),
-    context: float = typer.Option(1.0, help="Seconds of neighbouring audio the model also sees on each side of a chunk."),
-    batch_size: int = typer.Option(4, "--batch-size", help="Chunks per forward pass."),
-    device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
+    segment: float = _SEGMENT, overlap: float = _OVERLAP, context: float = _CONTEXT, batch_size: int = _BATCH, device: str = _DEVICE,
     precision: str = typer.Option("auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16 (CUDA only)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     as_json: bool = _JSON, quiet: bool = _QUIET,
@@ -199,8 +196,9 @@ def separate(
     """
     from avremix.checkpoint import DEFAULT_SEPARATOR, load
     from avremix.engine import EngineConfig
-    from avremix.separate import separate_many, stem_names
+    from avremix.separate import separate_many, split_stem_words, stem_names
 
+    inputs, stems = split_stem_words(inputs, stems)
     model = load(model_name or DEFAULT_SEPARATOR)  # loaded once for every input
     stem_names(stems, model)  # a bad --stems fails before any file is read
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision)

@@ -31,6 +31,19 @@ TITLES = {"dialogue": "Dialogue", "effects": "Effects", "music": "Music"}
 FORMATS = {"flac": AudioCodec("flac", ("-sample_fmt", "s32")), "wav": AudioCodec("pcm_s24le")}  # 24 bits
 
 
+def split_stem_words(inputs: list[Path], stems: list[str] | None) -> tuple[list[Path], list[str]]:
+    """``--stems dx fx mx``: the shell gives ``fx`` and ``mx`` to the inputs; take back the words after
+    ``--stems`` that are stem names and no file. ``dx,fx`` works too; no ``--stems`` means all three."""
+    if not stems:
+        return inputs, ["dx", "fx", "mx"]
+    words = [w for s in stems for w in s.replace(",", " ").split()]
+    files = [p for p in inputs if not (str(p).lower() in STEM_NAMES and not p.exists())]
+    words += [str(p) for p in inputs if p not in files]
+    if not files:
+        raise UsageError("no input file given (the words after --stems are stem names)")
+    return files, words
+
+
 def stem_names(stems: list[str] | tuple[str, ...], model: ChunkModel) -> list[str]:
     """``dx fx mx`` (or full names) → the model's stem names, in the order asked; clear errors otherwise."""
     names = []

@@ -121,7 +121,20 @@ def model_config_for(name: str):
 
 
 # -- data ------------------------------------------------------------------------------------------------------
-class TrainingSet(Dataset):
+class _Crops(Dataset):
+    """Crops of a manifest dataset (``self.base``), re-drawn every epoch."""
+
+    base: Dataset
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.base.set_epoch(epoch)
+        self.calls = epoch * 1_000_003
+
+
+class TrainingSet(_Crops):
     """Muddy crops; with ``augment``, a new Muddy Mix of the crop's stems every time it is read.
 
     With a ``context`` (models whose visual input is feature streams), ``frames`` holds the crop's
@@ -155,13 +168,6 @@ class TrainingSet(Dataset):
         f0, n = int(item["frame_start"]), item["frames"].shape[0]
         return torch.from_numpy(feats[np.clip(np.arange(f0, f0 + n), 0, len(feats) - 1)])  # [F, D]
 
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.base.set_epoch(epoch)
-        self.calls = epoch * 1_000_003
-
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.base[index]
         visual = self._visual(index, item)
@@ -183,7 +189,7 @@ class TrainingSet(Dataset):
                 "frames": visual, "stems": torch.from_numpy(mixed_stems * level).float()}
 
 
-class SeparationSet(Dataset):
+class SeparationSet(_Crops):
     """AV-CASS crops for separators: ``input`` mixture ``[1, T]``, ``target`` stems ``[K, T]``, ``frames``
     face and scene ``[F, 2, H, W, 3]``; with ``augment``, the stems are remixed with fresh gains."""
 
@@ -192,13 +198,6 @@ class SeparationSet(Dataset):
         if not self.base.rows:
             raise UsageError(f"has no {split} examples", root)
         self.augment, self.seed, self.calls = augment, seed, 0
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.base.set_epoch(epoch)
-        self.calls = epoch * 1_000_003
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.base[index]

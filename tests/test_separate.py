@@ -117,6 +117,8 @@ def test_fewer_stems_do_not_change_their_content(tiny_cass, tmp_path):
     run_cli("separate", src, "-o", tmp_path / "all", "-m", tiny_cass, check=True)
     run_cli("separate", src, "-o", tmp_path / "one", "-m", tiny_cass, "--stems", "mx", "--format", "wav", check=True)
     assert sorted(os.listdir(tmp_path / "one" / "a")) == ["music.wav"]
+    run_cli("separate", src, "-o", tmp_path / "two", "-m", tiny_cass, "--stems", "dx", "mx", check=True)  # as the shell splits it
+    assert sorted(os.listdir(tmp_path / "two" / "a")) == ["dialogue.flac", "music.flac"]
     np.testing.assert_allclose(decoded(tmp_path / "one/a/music.wav"), decoded(tmp_path / "all/a/music.flac"), atol=1e-6)
 
 

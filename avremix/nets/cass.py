@@ -39,6 +39,7 @@ from avremix.nets.common import (
     mask_refiner,
     ratio_mask_loss,
     sinusoidal,
+    spectral_distance,
     visual_encoder,
 )
 
@@ -159,13 +160,8 @@ class CASSSeparator(nn.Module):
         return total, parts
 
     def distance(self, x: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-        """Squared error of compressed spectra plus ``mag_weight`` × that of linear magnitudes."""
-        d = torch.mean((x - x1) ** 2)
-        if self.config.mag_weight:
-            expo = 0.5 / self.config.spectral.power
-            lin = lambda z: (z.float().pow(2).sum(dim=1) + 1e-12).pow(expo)  # noqa: E731  [B, F, N]
-            d = d + self.config.mag_weight * torch.mean((lin(x) - lin(x1)) ** 2)
-        return d
+        """Rollout distance (``nets.common.spectral_distance``)."""
+        return spectral_distance(x, x1, self.config.spectral.power, self.config.mag_weight)
 
     # -- inference (the engine's ChunkModel interface) ------------------------------------------------------
     def forward(self, audio: torch.Tensor, visual: torch.Tensor | None = None, noise: torch.Tensor | None = None,

@@ -61,6 +61,7 @@ from avremix.nets.common import (
     mask_refiner,
     ratio_mask_loss,
     sinusoidal,
+    spectral_distance,
     visual_encoder,
 )
 
@@ -209,16 +210,8 @@ class CFMHighlighter(nn.Module):
         return ratio_mask_loss(self.spectral, masks, stems, x_in)
 
     def distance(self, x: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-        """Rollout distance: squared error of compressed spectra, plus ``mag_weight`` × that of linear magnitudes."""
-        d = torch.mean((x - x1) ** 2)
-        if self.config.mag_weight:
-            expo = 1.0 / self.config.spectral.power
-
-            def linear(z: torch.Tensor) -> torch.Tensor:
-                return (z.float().pow(2).sum(dim=1) + 1e-12).pow(0.5 * expo)  # [B, F, N]
-
-            d = d + self.config.mag_weight * torch.mean((linear(x) - linear(x1)) ** 2)
-        return d
+        """Rollout distance (``nets.common.spectral_distance``)."""
+        return spectral_distance(x, x1, self.config.spectral.power, self.config.mag_weight)
 
     # -- inference (the engine's ChunkModel interface) ------------------------------------------------------
     def forward(self, audio: torch.Tensor, visual: torch.Tensor | None = None, noise: torch.Tensor | None = None,

@@ -183,6 +183,19 @@ def ratio_mask_loss(spectral: "Spectral", masks: torch.Tensor, stems: torch.Tens
     return ((masks - ideal) ** 2 * weight).sum() / (weight.sum() * K).clamp_min(1e-8)
 
 
+def spectral_distance(x: torch.Tensor, x1: torch.Tensor, power: float, mag_weight: float) -> torch.Tensor:
+    """Squared error of compressed spectra ``[B, 2, F, N]``, plus ``mag_weight`` × that of their *linear*
+    magnitudes ``|x|^(1/power)``: the compressed domain weights quiet bins as much as loud ones, while a
+    listener (and the MAG / SDR metrics) notice a loud source at the wrong level first."""
+    d = torch.mean((x - x1) ** 2)
+    if mag_weight:
+        def linear(z: torch.Tensor) -> torch.Tensor:
+            return (z.float().pow(2).sum(dim=1) + 1e-12).pow(0.5 / power)  # [B, F, N]
+
+        d = d + mag_weight * torch.mean((linear(x) - linear(x1)) ** 2)
+    return d
+
+
 def frames_to_steps(features: torch.Tensor, n_steps: int) -> torch.Tensor:
     """Per-frame features ``[B, F, D]`` repeated onto ``n_steps`` STFT frames → ``[B, D, n_steps]``."""
     x = features.transpose(1, 2)  # [B, D, F]
