@@ -303,7 +303,8 @@ def models(as_json: bool = _JSON) -> None:
     if not found:
         typer.echo("no models ship in this installation")
     for m in found:
-        typer.echo(f"{m['name']:<20} {m['model']:<6} {m['size_mb']:>5} MB  {m['sample_rate']} Hz {m['fps']} fps{'  (default)' if m['default'] else ''}  {m['summary']}")
+        picture = f"{m['fps']} fps" if m["fps"] else "audio only"
+        typer.echo(f"{m['name']:<20} {m['model']:<8} {m['size_mb']:>5} MB  {m['sample_rate']} Hz {picture:<10}{'  (default)' if m['default'] else ''}  {m['summary']}")
 
 
 @app.command()
