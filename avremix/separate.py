@@ -84,6 +84,8 @@ def separate_file(
     source = open_source(input_path, audio_stream)
     decoder = source.decoder
     target = out_dir / (Path(input_path).stem + (".mkv" if mux else ""))
+    if target.resolve() == Path(input_path).resolve():
+        raise UsageError("output path is the input file; choose another output folder (avremix never writes over its input)", target)
     if target.exists() and not overwrite:
         raise UsageError("output exists; pass --overwrite to replace it", target)
     out_dir.mkdir(parents=True, exist_ok=True)
