@@ -62,12 +62,14 @@ def evaluate_separation(model: torch.nn.Module, data: str | Path, split: str = "
         if takes_video and shuffle_video and n > 1:
             other = ds[(i + 1) % n]["frames"].numpy()
             estimates["model, video shuffled"] = torch.from_numpy(engine.process(mixture, list(other))[:, 0])
+        baseline = [float(si_sdr(torch.from_numpy(mixture), stems[k:k + 1])) for k in range(len(model.stems))]
         for row, est in estimates.items():
             for k, name in enumerate(model.stems):
                 ref = stems[k:k + 1]
+                value = float(si_sdr(est[k:k + 1], ref))
                 rows.setdefault(row, {}).setdefault(f"SDR_{name}", []).append(float(sdr(est[k:k + 1], ref)))
-                rows[row].setdefault(f"SI-SDR_{name}", []).append(float(si_sdr(est[k:k + 1], ref)))
-                rows[row].setdefault(f"SI-SDRi_{name}", []).append(float(si_sdr(est[k:k + 1], ref) - si_sdr(torch.from_numpy(mixture), ref)))
+                rows[row].setdefault(f"SI-SDR_{name}", []).append(value)
+                rows[row].setdefault(f"SI-SDRi_{name}", []).append(value - baseline[k])
         if on_clip:
             on_clip(i + 1, n)
     summary = {row: {k: float(np.mean(v)) for k, v in metrics.items()} for row, metrics in rows.items()}

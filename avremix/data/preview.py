@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avremix.data.store import Store, read_wav
+from avremix.data.store import Store, read_wav, write_wav
 from avremix.errors import AvremixError
 from avremix.media.ffmpeg import ffmpeg_exe
 
@@ -49,10 +49,10 @@ def _preview(root: Path, row: dict, out: Path) -> Path:
             if key == "stems":
                 per = audio.reshape(len(row["stems"]), -1, audio.shape[-1])  # [S, C, T]
                 for name, stem in zip(row["stems"], per):
-                    inputs.append(_wav(tmp, name, stem, row["sample_rate"]))
+                    inputs.append(_wav(tmp, name, stem, row))
                     titles.append(name)
             else:
-                inputs.append(_wav(tmp, key, audio, row["sample_rate"]))
+                inputs.append(_wav(tmp, key, audio, row))
                 titles.append(title)
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
         if video:
@@ -75,9 +75,8 @@ def _preview(root: Path, row: dict, out: Path) -> Path:
     return out
 
 
-def _wav(folder: str, name: str, audio: np.ndarray, sr: int) -> str:
-    import soundfile as sf
 
+def _wav(folder: str, name: str, audio: np.ndarray, row: dict) -> str:
     path = os.path.join(folder, f"{name}.wav")
-    sf.write(path, np.asarray(audio, np.float32).T, sr, subtype="FLOAT")
+    write_wav(path, audio, row["sample_rate"])
     return path

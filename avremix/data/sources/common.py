@@ -26,7 +26,7 @@ __all__ = [
     "AMBIENCE_PEAK", "DEFAULT_SR", "EFFECT_CLASSES", "MUSIC_PEAK", "SPEECH_PEAK",
     "AssetsUnavailable", "EffectEvent", "SourceClip", "Track",
     "activity_envelope", "clip", "event_onsets", "fade", "fit_length", "jsonable", "midi_hz", "noise", "normalise",
-    "num_events", "num_samples", "ramp", "read_audio", "resample", "run_tool", "sos", "stable_hash", "times",
+    "num_events", "num_samples", "ramp", "read_audio", "read_channels", "resample", "run_tool", "sos", "stable_hash", "times",
     "triangular_smooth", "trim_silence", "unit",
 ]
 
@@ -242,27 +242,39 @@ def run_tool(cmd: list[str], what: str, timeout: float = 120.0) -> None:
         raise RuntimeError(f"{what} failed (exit {proc.returncode}): {' | '.join(err)}")
 
 
-def read_audio(path: str, sr: int) -> np.ndarray:
-    """Decode a file to mono float64 at ``sr`` (soundfile, else PyAV)."""
+def read_channels(path: str, start_s: float | None = None, seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """([C, n] float64, file rate); an excerpt when ``start_s`` / ``seconds`` are given (seeking, no full decode)."""
     try:
         import soundfile as sf
 
-        x, file_sr = sf.read(path, dtype="float64", always_2d=True)
-        return resample(x.mean(axis=1), int(file_sr), sr)
-    except Exception:  # noqa: BLE001 - formats libsndfile cannot read (mp3 on old builds...) go to PyAV
+        with sf.SoundFile(path) as f:
+            sr = f.samplerate
+            if start_s:
+                f.seek(min(int(start_s * sr), max(0, f.frames - 1)))
+            x = f.read(int(seconds * sr) if seconds else -1, dtype="float64", always_2d=True)
+        return x.T, sr
+    except Exception:  # noqa: BLE001 - formats libsndfile cannot read go to PyAV
         pass
     try:
         import av
 
-        chunks = []
         with av.open(path) as container:
-            resampler = av.AudioResampler(format="dbl", layout="mono", rate=sr)
-            for frame in container.decode(audio=0):
-                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-        return np.concatenate(chunks) if chunks else np.zeros(0)
+            stream = container.streams.audio[0]
+            sr = stream.rate
+            resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=sr)  # planar: [C, n] frames
+            frames = [f.to_ndarray() for frame in container.decode(stream) for f in resampler.resample(frame)]
+            frames += [f.to_ndarray() for f in resampler.resample(None)]
+        x = np.concatenate(frames, axis=1).astype(np.float64)
+        a = int((start_s or 0) * sr)
+        return x[:, a: a + int(seconds * sr) if seconds else None], sr
     except Exception as e:  # noqa: BLE001
         raise AssetsUnavailable(f"{path}: cannot decode audio ({e})") from e
+
+
+def read_audio(path: str, sr: int) -> np.ndarray:
+    """Decode a file to mono float64 at ``sr`` (:func:`read_channels`, averaged over channels)."""
+    x, file_sr = read_channels(path)
+    return resample(x.mean(axis=0), int(file_sr), sr)
 
 
 def trim_silence(x: np.ndarray, sr: int, threshold_db: float = -45.0) -> np.ndarray:

@@ -37,7 +37,7 @@ import numpy as np
 from avremix.data.sources import room as rooms
 from avremix.data.sources import vad
 from avremix.data.sources.common import (AssetsUnavailable, EffectEvent, SourceClip, activity_envelope, event_onsets, fade,
-                                         num_events, num_samples, resample, trim_silence)
+                                         num_events, num_samples, read_channels, resample, trim_silence)
 from avremix.data.sources.fetch import assets_root
 from avremix.data.sources.index import AssetFile, AssetIndex, load_index
 from avremix.data.sources.procedural import ambience as room_tone_noise
@@ -54,7 +54,7 @@ def pan_gains(pan: float) -> np.ndarray:
 @functools.lru_cache(maxsize=256)
 def _decoded(path: str, sr: int) -> np.ndarray:
     """[C, n] float32 of a whole file at ``sr`` (read-only, cached)."""
-    x = _read(path, None, None)
+    x = read_channels(path, None, None)
     x = np.stack([resample(c, x[1], sr) for c in x[0]]).astype(np.float32) if x[1] != sr else x[0].astype(np.float32)
     x.setflags(write=False)
     return x
@@ -70,35 +70,6 @@ def _speech_only(path: str, sr: int) -> np.ndarray | None:
     if t is not None:
         t.setflags(write=False)
     return t
-
-
-def _read(path: str, start_s: float | None, seconds: float | None) -> tuple[np.ndarray, int]:
-    """([C, n] float64, file rate); an excerpt when ``start_s`` / ``seconds`` are given (seeking, no full decode)."""
-    try:
-        import soundfile as sf
-
-        with sf.SoundFile(path) as f:
-            sr = f.samplerate
-            if start_s:
-                f.seek(min(int(start_s * sr), max(0, f.frames - 1)))
-            x = f.read(int(seconds * sr) if seconds else -1, dtype="float64", always_2d=True)
-        return x.T, sr
-    except Exception:  # noqa: BLE001 - formats libsndfile cannot read go to PyAV
-        pass
-    try:
-        import av
-
-        with av.open(path) as container:
-            stream = container.streams.audio[0]
-            sr = stream.rate
-            resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=sr)  # planar: [C, n] frames
-            frames = [f.to_ndarray() for frame in container.decode(stream) for f in resampler.resample(frame)]
-            frames += [f.to_ndarray() for f in resampler.resample(None)]
-        x = np.concatenate(frames, axis=1).astype(np.float64)
-        a = int((start_s or 0) * sr)
-        return x[:, a: a + int(seconds * sr) if seconds else None], sr
-    except Exception as e:  # noqa: BLE001
-        raise AssetsUnavailable(f"{path}: cannot decode audio ({e})") from e
 
 
 def _stereo(x: np.ndarray) -> np.ndarray:
@@ -211,7 +182,7 @@ class RealSources:
         x = np.zeros((2, 0))
         for _ in range(6):  # skip quiet openings and breaks
             start = float(rng.uniform(0, max(0.0, f.seconds - duration)))
-            raw, file_sr = _read(self.index.abspath(f), start, duration + 0.1)
+            raw, file_sr = read_channels(self.index.abspath(f), start, duration + 0.1)
             x = _stereo(np.stack([resample(c, file_sr, sr) for c in raw]))
             if x.shape[1] and np.sqrt(np.mean(x ** 2)) > 10 ** (-45 / 20):
                 break
