@@ -442,7 +442,8 @@ def build_muddy(
     synth_dir: Path | None = typer.Option(None, "--synth", help="A synth corpus (known stems serve as the separation)."),
     videos: Path | None = typer.Option(None, "--videos", help="A folder of movie files (searched recursively)."),
     cmd_csv: Path | None = typer.Option(None, "--cmd-csv", help="Condensed Movies metadata CSV (videoid column); clips are downloaded with yt-dlp into OUTPUT/downloads."),
-    separator: str | None = typer.Option(None, help="For --videos/--cmd-csv: htdemucs:PATH, an HTDemucs checkpoint in demucs' format."),
+    separator: str | None = typer.Option(None, help="For --videos/--cmd-csv: the separator that splits each film into stems: separate-cass, separate-htdemucs, a model folder, or htdemucs:PATH (a checkpoint in demucs' format)."),
+    peak_normalize: bool = typer.Option(False, "--peak-normalize", help="Scale each remix to the target's peak (avremix <= 0.4). Off: the input is the linear remix, as in the seed, so models learn to restore the level too."),
     mode: str = typer.Option("discrete", help="discrete (±6/9/12 dB, the paper), continuous (6-12 dB), timevarying (new gains every second)."),
     window: float = typer.Option(10.0, help="Seconds per example."),
     sources: str | None = typer.Option(None, "--sources", help="Instead of --synth: first build a synth corpus of --clips clips from these sources (real, procedural, assets or auto) into OUTPUT/synth."),
@@ -453,7 +454,7 @@ def build_muddy(
     """The VisAH Muddy Mix recipe: separate, suppress the loudest stem, highlight the others, remix."""
     from avremix.data import muddy
 
-    config = muddy.MuddyConfig(window=window, mode=mode, separator=separator)
+    config = muddy.MuddyConfig(window=window, mode=mode, separator=separator, peak_normalize=peak_normalize)
     specs, failed = muddy.plan(output, synth_dir, videos, cmd_csv, config, seed, sources, clips, jobs)
     _build(lambda on_item: muddy.build(output, specs, jobs, on_item, failed), quiet, as_json, output, preview)
 

@@ -9,6 +9,11 @@ separated stem against its reference (higher is better).
   20 ms frames) taken as distributions over time: the minimum cost of moving one clip's energy in time
   to match the other's (time alignment of what is highlighted when).
 
+- ``flutter``: gain flutter, in dB: the output/input energy ratio per 20 ms frame, its absolute change
+  from one frame to the next, median over the frames where the input is no more than 50 dB below its
+  loudest frame (``flutter_p95``: the 95th percentile). A remix that rides the level smoothly sits near
+  a film mix's own 0.1-0.6 dB; full-band jumps of several dB are heard as pumping and clicks.
+
 Separation, in dB (higher is better):
 
 - ``SI-SDR``: scale-invariant signal-to-distortion ratio (Le Roux et al., "SDR - half-baked or well
@@ -77,6 +82,25 @@ def si_sdr(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch
 def sdr(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     p, t = _flat(pred).double(), _flat(target).double()
     return (10 * torch.log10((t.pow(2).sum(1) + eps) / ((t - p).pow(2).sum(1) + eps))).float()
+
+
+def gain_flutter(output: torch.Tensor, input: torch.Tensor, sample_rate: int = 16000, frame: float = 0.02,
+                 floor_db: float = 50.0, quantile: float = 0.5) -> torch.Tensor:
+    """The ``quantile`` (median by default) of ``|Δ_n 10 log10(E_out[n] / E_in[n])|`` over 20 ms frames
+    whose input energy is within ``floor_db`` of the clip's loudest frame; dB, one value per clip."""
+    n = int(sample_rate * frame)
+
+    def energy(x: torch.Tensor) -> torch.Tensor:
+        x = _flat(x).double()
+        return x[:, : x.shape[1] // n * n].reshape(x.shape[0], -1, n).pow(2).mean(-1)  # [B, frames]
+
+    e_out, e_in = energy(output), energy(input)
+    ratio = 10 * torch.log10((e_out + 1e-12) / (e_in + 1e-12))  # [B, frames]
+    change = torch.diff(ratio, dim=1).abs()  # [B, frames-1]
+    loud = e_in > e_in.amax(dim=1, keepdim=True) * 10 ** (-floor_db / 10)
+    valid = loud[:, 1:] & loud[:, :-1]
+    values = [torch.quantile(c[v], quantile) if v.any() else torch.tensor(0.0, dtype=c.dtype) for c, v in zip(change, valid)]
+    return torch.stack(values).float()
 
 
 METRICS = {"MAG": mag, "ENV": env, "W-dis": wdis}

@@ -180,7 +180,8 @@ class TrainingSet(_Crops):
         if all(np.abs(s).max() < 1e-6 for s in stems):
             mixed, mixed_stems = target, stems
         else:
-            adjusted = adjust(stems, target, sr, str(rng.choice(self.modes)), rng)
+            peak = self.base.rows[index].get("params", {}).get("peak_normalize", True)  # the build's recipe (≤ 0.4: peak)
+            adjusted = adjust(stems, target, sr, str(rng.choice(self.modes)), rng, peak)
             mixed, mixed_stems = adjusted["input"], adjusted["input_stems"]
         level = np.full(target.shape[-1], 10 ** (rng.uniform(-6, 6) / 20), dtype=np.float32)  # [T]
         if rng.random() < self.silence:

@@ -14,8 +14,10 @@ Adjustment (pyloudnorm loudness of each stem): the loudest stem is *suppressed* 
 - ``timevarying``: the same roles, a new magnitude from [6, 12] dB every second, gliding between
   seconds over 50 ms (raised cosine).
 
-Remix: the adjusted stems are summed and the result is peak-normalised to the target's peak (one gain,
-recorded as ``normalize_db``), so input and target have the same peak level. Silent stems keep 0 dB.
+Remix, as the seed describes it: the input is the linear sum of the adjusted stems, so its level is
+wrong the way a real mis-mix's level is wrong, and a model trained on it learns to restore the target's
+level too. ``--peak-normalize`` (off by default; avremix ≤ 0.4 always did it) scales that sum to the
+target's peak instead (one gain, recorded as ``normalize_db``; 0 dB otherwise). Silent stems keep 0 dB.
 Every parameter is recorded per example; ``--seed`` makes a build reproducible.
 
 Files per example: ``input.wav`` (the poorly mixed input), ``target.wav``, ``stems.wav`` (3 channels:
@@ -58,7 +60,8 @@ class MuddyConfig:
     frame_size: tuple[int, int] = (64, 64)  # (W, H)
     mode: str = "discrete"  # discrete | continuous | timevarying
     silence_lufs: float = -60.0  # windows quieter than this are dropped
-    separator: str | None = None  # htdemucs:PATH for real videos
+    separator: str | None = None  # for real videos: separate-cass, a model folder or htdemucs:PATH
+    peak_normalize: bool = False  # scale the remix to the target's peak (not in the seed's recipe)
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -68,8 +71,10 @@ class MuddyConfig:
 
 
 # -- the recipe ---------------------------------------------------------------------------------------
-def adjust(stems: np.ndarray, target: np.ndarray, sr: int, mode: str, rng: np.random.Generator) -> dict:
-    """Suppress the loudest stem, highlight the others, remix, peak-normalise. ``stems`` is ``[3, T]``."""
+def adjust(stems: np.ndarray, target: np.ndarray, sr: int, mode: str, rng: np.random.Generator,
+           peak_normalize: bool = False) -> dict:
+    """Suppress the loudest stem, highlight the others, remix (and with ``peak_normalize`` scale the remix to
+    the target's peak). ``stems`` is ``[3, T]``."""
     T = stems.shape[1]
     levels = [loudness(s, sr) for s in stems]
     audible = [i for i, v in enumerate(levels) if math.isfinite(v)]
@@ -99,14 +104,16 @@ def adjust(stems: np.ndarray, target: np.ndarray, sr: int, mode: str, rng: np.ra
             curves[i] = _glide(np.asarray(per_second), sr, T)
     adjusted = stems * curves
     mixed = adjusted.sum(0)
-    peak_in, peak_target = float(np.abs(mixed).max()), float(np.abs(target).max())
-    scale = peak_target / peak_in if peak_in > 0 else 1.0
+    scale = 1.0
+    if peak_normalize:
+        peak_in, peak_target = float(np.abs(mixed).max()), float(np.abs(target).max())
+        scale = peak_target / peak_in if peak_in > 0 else 1.0
     return {
         "input": (mixed * scale).astype(np.float32),
         "input_stems": (adjusted * scale).astype(np.float32),
         "params": {
             "mode": mode, "roles": dict(zip(STEMS, roles)), "difficulty": dict(zip(STEMS, difficulty)),
-            "gains_db": dict(zip(STEMS, gains_db)), "normalize_db": round(20 * math.log10(scale), 4) if scale > 0 else 0.0,
+            "gains_db": dict(zip(STEMS, gains_db)), "peak_normalize": peak_normalize, "normalize_db": round(20 * math.log10(scale), 4) if scale > 0 else 0.0,
             "loudness_lufs": {k: (round(v, 2) if math.isfinite(v) else None) for k, v in zip(STEMS, levels)},
         },
     }
@@ -129,7 +136,7 @@ def _write_example(out: Path, name: str, stems: np.ndarray, target: np.ndarray, 
     level = loudness(target, sr)
     if not math.isfinite(level) or level < cfg.silence_lufs:
         return None, f"silent window (loudness {level:.1f} LUFS)"
-    result = adjust(stems, target, sr, cfg.mode, rng)
+    result = adjust(stems, target, sr, cfg.mode, rng, cfg.peak_normalize)
     write_wav(out / f"{name}_input.wav", result["input"], sr)
     write_wav(out / f"{name}_target.wav", target, sr)
     write_wav(out / f"{name}_stems.wav", stems, sr)
@@ -156,7 +163,7 @@ def plan_videos(folder: str | Path, seed: int, cfg: MuddyConfig) -> list[dict]:
     if not folder.is_dir():
         raise UsageError("is not a folder", folder)
     if cfg.separator is None:
-        raise UsageError("--videos needs --separator (an HTDemucs checkpoint: htdemucs:PATH)")
+        raise UsageError("--videos needs --separator (separate-cass, a separator folder, or htdemucs:PATH)")
     from avremix.data.separators import separator_path
 
     separator_path(cfg.separator)
@@ -249,7 +256,7 @@ def _video_windows(spec: dict, cfg: MuddyConfig) -> Iterator[tuple[float, np.nda
         while buffer.shape[1] >= n:
             window, buffer = buffer[:, :n], buffer[:, n:]
             pictures = _take(frames, n_frames_window, cfg.frame_size)
-            yield k * cfg.window, *_separate(window, separator, cfg.sample_rate), pictures
+            yield k * cfg.window, *_separate(window, separator, cfg.sample_rate, pictures, cfg.fps), pictures
             k += 1
 
 
@@ -263,9 +270,10 @@ def _take(frames, n: int, size: tuple[int, int]) -> np.ndarray:
     return np.stack(got)
 
 
-def _separate(window: np.ndarray, separator, sr_out: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mono stems ``[3, T]`` at ``sr_out`` and the mono target; effects = target − dialogue − music."""
-    parts = separator(window)
+def _separate(window: np.ndarray, separator, sr_out: int, pictures: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mono stems ``[3, T]`` at ``sr_out`` and the mono target; effects = target − dialogue − music. A
+    separator that takes the picture gets the window's frames."""
+    parts = separator(window, pictures, fps) if getattr(separator, "fps", None) else separator(window)
 
     def mono(x: np.ndarray) -> np.ndarray:
         return AF.resample(torch.from_numpy(np.ascontiguousarray(x.mean(0), dtype=np.float32)), separator.sample_rate, sr_out).numpy()
@@ -299,7 +307,7 @@ def plan(root: str | Path, synth_dir=None, videos=None, cmd_csv=None, config: Mu
     if videos is not None:
         return plan_videos(videos, seed, config), []
     if config.separator is None:
-        raise UsageError("--cmd-csv needs --separator (an HTDemucs checkpoint: htdemucs:PATH)")
+        raise UsageError("--cmd-csv needs --separator (separate-cass, a separator folder, or htdemucs:PATH)")
     download_dir = Path(root) / "downloads"
     _, failures = fetch_cmd(cmd_csv, download_dir)
     specs = plan_videos(download_dir, seed, config) if any(download_dir.iterdir()) else []

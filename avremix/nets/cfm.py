@@ -39,7 +39,9 @@ its highlighted remix, guided by the picture.
 - Loss: flow matching plus the rollout loss (integrate K steps inside training, penalise the end). The
   rollout's distance adds, with ``mag_weight``, the squared error of the end point's *linear* magnitudes
   ``|x|^(1/power)``: the compressed domain weights quiet bins as much as loud ones, while what a listener
-  (and the MAG/ENV metrics) notice first is a loud source at the wrong level.
+  (and the MAG/ENV metrics) notice first is a loud source at the wrong level. With ``flutter_weight``
+  it also penalises frame-to-frame jumps of the output's level that the target does not make (gain
+  flutter, heard as pumping; ``nets.common.spectral_distance``).
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class CFMConfig(VisualInputConfig):
     velocity: str = "gain"  # "gain": per-bin gain term + residual (see the module docstring); "direct": residual only
     max_log_gain: float = 3.0  # |log G| bound of the gain head
     mag_weight: float = 0.1  # weight of the linear-magnitude error in the rollout distance
+    flutter_weight: float = 0.0  # weight of the gain-flutter term of the rollout distance (temporal regularity)
     stems: int = 3  # sources of the source-aware gain (0: off)
     stem_weight: float = 1.0  # weight of the masks' fit to the input stems' ratio masks (when stems are given)
     mask_channels: int = 12  # width of the masks' 2-D refinement
@@ -211,7 +214,8 @@ class CFMHighlighter(nn.Module):
 
     def distance(self, x: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
         """Rollout distance (``nets.common.spectral_distance``)."""
-        return spectral_distance(x, x1, self.config.spectral.power, self.config.mag_weight)
+        c = self.config
+        return spectral_distance(x, x1, c.spectral.power, c.mag_weight, c.flutter_weight)
 
     # -- inference (the engine's ChunkModel interface) ------------------------------------------------------
     def forward(self, audio: torch.Tensor, visual: torch.Tensor | None = None, noise: torch.Tensor | None = None,

@@ -183,16 +183,31 @@ def ratio_mask_loss(spectral: "Spectral", masks: torch.Tensor, stems: torch.Tens
     return ((masks - ideal) ** 2 * weight).sum() / (weight.sum() * K).clamp_min(1e-8)
 
 
-def spectral_distance(x: torch.Tensor, x1: torch.Tensor, power: float, mag_weight: float) -> torch.Tensor:
+def spectral_distance(x: torch.Tensor, x1: torch.Tensor, power: float, mag_weight: float,
+                      flutter_weight: float = 0.0) -> torch.Tensor:
     """Squared error of compressed spectra ``[B, 2, F, N]``, plus ``mag_weight`` × that of their *linear*
     magnitudes ``|x|^(1/power)``: the compressed domain weights quiet bins as much as loud ones, while a
-    listener (and the MAG / SDR metrics) notice a loud source at the wrong level first."""
+    listener (and the MAG / SDR metrics) notice a loud source at the wrong level first.
+
+    ``flutter_weight`` adds the temporal regularity term: the mean absolute difference between the
+    frame-to-frame changes of the two clips' log energies, ``|Δ_n ln E_x[n] − Δ_n ln E_x1[n]|`` (``E`` the
+    full-band energy of STFT frame ``n``, floored 40 dB under the clip's mean). An output/input gain that
+    jumps from one 20 ms frame to the next where the target's does not (gain flutter: pumping, clicks)
+    costs; following the target's own changes costs nothing (the input's energy cancels out of the
+    difference of the two gains' changes)."""
+    def linear(z: torch.Tensor) -> torch.Tensor:
+        return (z.float().pow(2).sum(dim=1) + 1e-12).pow(0.5 / power)  # [B, F, N]
+
     d = torch.mean((x - x1) ** 2)
     if mag_weight:
-        def linear(z: torch.Tensor) -> torch.Tensor:
-            return (z.float().pow(2).sum(dim=1) + 1e-12).pow(0.5 / power)  # [B, F, N]
-
         d = d + mag_weight * torch.mean((linear(x) - linear(x1)) ** 2)
+    if flutter_weight:
+        def log_energy(z: torch.Tensor) -> torch.Tensor:
+            e = linear(z).pow(2).sum(dim=1)  # [B, N]
+            return torch.log(e + 1e-4 * e.mean(dim=1, keepdim=True) + 1e-12)
+
+        change = torch.diff(log_energy(x), dim=1) - torch.diff(log_energy(x1), dim=1)  # [B, N-1]
+        d = d + flutter_weight * change.abs().mean()
     return d
 
 

@@ -134,3 +134,51 @@ def test_glide_is_the_raised_cosine_smoothing_of_the_steps():
     glide = muddy._glide(per_second, SR, T)
     assert glide.shape == (T,) and np.abs(glide - direct).max() < 1e-5
     assert glide[SR // 2] == pytest.approx(10 ** (6 / 20)) and glide[SR + SR // 2] == pytest.approx(10 ** (-12 / 20))
+
+
+@pytest.mark.parametrize("peak_normalize", [False, True])
+def test_input_is_the_linear_remix_unless_peak_normalised(synth_corpus, tmp_path, peak_normalize):
+    """The seed's recipe: the input is the plain sum of the adjusted stems, so its level is as wrong as a
+    real mis-mix's; ``peak_normalize`` (avremix <= 0.4) scales it to the target's peak instead."""
+    out = tmp_path / "m"
+    specs, _ = muddy.plan(out, synth_dir=synth_corpus, config=muddy.MuddyConfig(window=4.0, peak_normalize=peak_normalize), seed=2)
+    assert not muddy.build(out, specs, jobs=1).failed
+    for line in (out / "manifest.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        p = row["params"]
+        stems, x = read_wav(out / row["files"]["stems"]), read_wav(out / row["files"]["input"])[0]
+        target = read_wav(out / row["files"]["target"])[0]
+        gains = np.array([10 ** (p["gains_db"][s] / 20) for s in muddy.STEMS], np.float32)[:, None]
+        linear = (stems * gains).sum(0)
+        assert p["peak_normalize"] is peak_normalize
+        if peak_normalize:
+            assert np.abs(x).max() == pytest.approx(np.abs(target).max(), rel=1e-4)
+            np.testing.assert_allclose(x, linear * 10 ** (p["normalize_db"] / 20), atol=1e-4)
+        else:
+            assert p["normalize_db"] == 0.0
+            np.testing.assert_allclose(x, linear, atol=1e-5)
+
+
+def test_videos_with_the_projects_own_separator(tmp_path):
+    """``--separator separate-cass``: the shipped separator, through the engine, with the window's frames."""
+    movies = tmp_path / "movies"
+    movies.mkdir()
+    make_clip(movies / "a.mp4", duration=4.5, sample_rate=48000)
+    out = tmp_path / "muddy"
+    specs, _ = muddy.plan(out, videos=movies, config=muddy.MuddyConfig(window=4.0, separator="separate-cass"), seed=0)
+    summary = muddy.build(out, specs, jobs=1)
+    assert not summary.failed and summary.examples == 1
+    row = json.loads((out / "manifest.jsonl").read_text().splitlines()[0])
+    assert row["separator"] == "separate-cass"
+    stems, target = read_wav(out / row["files"]["stems"]), read_wav(out / row["files"]["target"])[0]
+    np.testing.assert_allclose(stems.sum(0), target, atol=1e-5)
+    assert all(np.sqrt(np.mean(s ** 2)) > 1e-4 for s in stems[:2])  # it did split something off
+
+
+def test_a_highlighter_is_refused_as_separator(tmp_path):
+    from avremix.errors import UsageError
+
+    (tmp_path / "movies").mkdir()
+    make_clip(tmp_path / "movies" / "a.mp4", duration=1)
+    with pytest.raises(UsageError, match="not a separator"):
+        muddy.plan(tmp_path / "out", videos=tmp_path / "movies", config=muddy.MuddyConfig(separator="highlight-cfm"))
