@@ -98,7 +98,9 @@ def highlight(
     inputs: list[Path] = typer.Argument(..., help="Video or audio files, or folders of them.", show_default=False),
     output: Path = typer.Option(..., "-o", "--output", help="Output file, or a folder (then each output keeps its input's name; required for several inputs).", show_default=False),
     strength: float = typer.Option(1.0, "--strength", "-s", min=0.0, max=1.0, help="0 keeps the input audio (no model runs), 1 is the model's mix; between blends the two."),
-    model_name: str | None = typer.Option(None, "--model", "-m", help="A shipped model name (see `avremix models`) or a model folder. Default: the shipped default."),
+    model_name: str | None = typer.Option(None, "--model", "-m", help="A shipped model name (see `avremix models`) or a model folder; `none` with --gains: no highlighter. Default: the shipped default."),
+    gains: str | None = typer.Option(None, "--gains", help="Your own per-stem gains in dB, e.g. dx=+6,mx=-3 (dx dialogue, mx music, fx effects; 0 for the rest), applied through the separator on top of the model's remix (--model none: on the input). A dialogue boost for hard-of-hearing viewers: --model none --gains dx=+6,mx=-6,fx=-6.", show_default=False),
+    separator: str | None = typer.Option(None, "--separator", help="The separator --gains works through (a name from `avremix models` or a folder). Default: separate-cass.", show_default=False),
     steps: int | None = _STEPS, noise: float | None = _NOISE,
     audio_stream: int | None = typer.Option(None, "--audio-stream", help="Which audio stream to process, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
     segment: float = _SEGMENT, overlap: float = _OVERLAP, context: float = _CONTEXT, batch_size: int = _BATCH, device: str = _DEVICE,
@@ -116,11 +118,10 @@ def highlight(
 
     The video and every other stream (other audio tracks, subtitles, attachments, chapters, metadata) are copied without re-encoding; only the processed audio stream is replaced.
     """
-    from avremix.checkpoint import DEFAULT_MODEL, load
     from avremix.engine import EngineConfig
-    from avremix.highlight import highlight_file, highlight_many
+    from avremix.highlight import highlight_file, highlight_many, load_highlighter
 
-    model = load(model_name or DEFAULT_MODEL) if strength > 0 else None  # loaded once for every input
+    model = load_highlighter(model_name, gains, separator, strength)  # loaded once for every input
     _sampling(model, steps, noise)
     features = _context(model, clip_weights, clip_model, captions) if model is not None else None
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision, seed=seed)

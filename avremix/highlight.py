@@ -5,6 +5,9 @@
 
 With ``strength == 0`` no model is run: the decoded audio goes straight to the encoder, so the output's
 audio equals the input's within the output codec's precision (bit-exact for lossless codecs).
+
+``--gains dx=+6,mx=-3`` (:class:`StemGains`): the user's per-stem gains, applied through a separator on
+top of the highlighter's remix (or, with ``--model none``, of the input itself).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 from avremix.engine import ChunkModel, EngineConfig
 from avremix.errors import UsageError
@@ -21,7 +26,91 @@ from avremix.media.probe import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 from avremix.pipeline import FileResult, Progress, expand_inputs, open_source, processed, run_many
 
 HighlightResult = FileResult  # what one highlighted file came to
-__all__ = ["HighlightResult", "expand_inputs", "highlight_file", "highlight_many"]
+__all__ = ["HighlightResult", "StemGains", "expand_inputs", "highlight_file", "highlight_many", "load_highlighter", "parse_gains"]
+
+#: what --gains accepts → the stem's name
+STEM_WORDS = {"dx": "dialogue", "mx": "music", "fx": "effects", "dialogue": "dialogue", "music": "music", "effects": "effects"}
+
+
+def parse_gains(spec: str) -> dict[str, float]:
+    """``"dx=+6,mx=-3"`` → ``{"dialogue": 6.0, "music": -3.0}`` (dB); clear errors otherwise."""
+    gains: dict[str, float] = {}
+    for part in spec.replace(" ", ",").split(","):
+        if not part:
+            continue
+        stem, sep, value = part.partition("=")
+        if not sep or stem.lower() not in STEM_WORDS:
+            raise UsageError(f"--gains: cannot read {part!r}; write STEM=DB with STEM one of dx, mx, fx (e.g. dx=+6,mx=-3)")
+        try:
+            db = float(value.lower().removesuffix("db"))
+        except ValueError:
+            raise UsageError(f"--gains: {value!r} is not a number of dB (in {part!r})") from None
+        if not -60.0 <= db <= 24.0:
+            raise UsageError(f"--gains: {part!r} is outside -60..+24 dB")
+        gains[STEM_WORDS[stem.lower()]] = db
+    if not gains:
+        raise UsageError("--gains: give at least one STEM=DB (e.g. dx=+6)")
+    return gains
+
+
+class StemGains(torch.nn.Module):
+    """The user's per-stem gains through a separator, on top of a highlighter (or of the input)::
+
+        y = highlighter(x)  (or x),     s_k = separator(y),     out = y + Σ_k (g_k − 1) · s_k
+
+    With every gain at 0 dB the output is ``y`` exactly, and what the separator misses keeps its level
+    (it stays in ``y``); where the stems sum to ``y``, ``out = Σ_k g_k · s_k``. The gains are constant, so
+    the remix changes only as fast as the separation does (its masks are smooth over ~100 ms), and the
+    band above the models' Nyquist frequency follows the result's top octave (``avremix.engine``)."""
+
+    name = "stem-gains"
+
+    def __init__(self, separator: torch.nn.Module, gains: dict[str, float], highlighter: torch.nn.Module | None = None):
+        super().__init__()
+        stems = tuple(separator.stems)
+        unknown = sorted(set(gains) - set(stems))
+        if unknown:
+            raise UsageError(f"--gains: the separator has no {', '.join(unknown)} stem (it has {', '.join(stems)})")
+        if highlighter is not None:
+            if int(highlighter.sample_rate) != int(separator.sample_rate):
+                raise UsageError(f"--gains: the highlighter runs at {highlighter.sample_rate} Hz and the separator at {separator.sample_rate} Hz")
+            if tuple(getattr(highlighter.config, "visual", ("frames",))) != ("frames",) or (highlighter.fps, tuple(highlighter.frame_size)) != (separator.fps, tuple(separator.frame_size)):
+                raise UsageError("--gains: this highlighter sees the picture differently from the separator; use a frames model or --model none")
+        self.separator, self.highlighter = separator, highlighter
+        main = highlighter if highlighter is not None else separator
+        self.config, self.sample_rate = main.config, int(separator.sample_rate)
+        self.fps, self.frame_size = separator.fps, tuple(separator.frame_size)
+        self.generative = bool(getattr(highlighter, "generative", False))
+        self.gains_db = {k: float(gains.get(k, 0.0)) for k in stems}
+        self.register_buffer("gains", torch.tensor([10 ** (self.gains_db[k] / 20) for k in stems]), persistent=False)  # [K]
+
+    def forward(self, audio: torch.Tensor, visual: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """``audio [B, 1, T]`` → ``[B, 1, T]``."""
+        y = self.highlighter(audio, visual=visual, noise=noise) if self.highlighter is not None else audio
+        s = self.separator(y, visual=visual)  # [B, K, T]
+        return y + ((self.gains.view(1, -1, 1) - 1) * s.float()).sum(dim=1, keepdim=True)
+
+
+def load_highlighter(model_name: str | None, gains: str | None = None, separator: str | None = None,
+                     strength: float = 1.0, device: str = "cpu") -> ChunkModel | None:
+    """The model ``highlight`` runs: the named highlighter (default: the shipped default; ``none``: no
+    highlighter), wrapped in :class:`StemGains` when ``gains`` are given. ``None`` at ``strength`` 0."""
+    from avremix.checkpoint import DEFAULT_MODEL, DEFAULT_SEPARATOR, load
+
+    if strength <= 0:
+        return None
+    none = (model_name or "").lower() == "none"
+    if none and not gains:
+        raise UsageError("--model none runs no highlighter; give --gains (or use --strength 0 to copy the audio)")
+    if separator and not gains:
+        raise UsageError("--separator is the separator of --gains; give --gains too")
+    highlighter = None if none else load(model_name or DEFAULT_MODEL, device)
+    if not gains:
+        return highlighter
+    sep = load(separator or DEFAULT_SEPARATOR, device)
+    if getattr(sep, "task", None) != "separate":
+        raise UsageError(f"--separator: {separator} is not a separator")
+    return StemGains(sep, parse_gains(gains), highlighter)
 
 
 def highlight_file(
