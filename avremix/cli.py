@@ -247,16 +247,20 @@ def evaluate(
     model_name: str = typer.Option(None, "--model", "-m", help="Shipped model name or model folder (default: the shipped default).", show_default=False),
     data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder (highlighters) or an AV-CASS one (separators: build-dataset avdnr).", show_default=False),
     split: str = typer.Option("test", help="train, val or test."),
-    shuffle_video: bool = typer.Option(False, "--shuffle-video", help="Feed every clip another clip's frames (does the model use the picture?)."),
+    shuffle_video: bool = typer.Option(True, "--shuffle-video/--no-shuffle-video", help="Also score the model with every clip given another clip's frames (does it use the picture?)."),
+    compare: list[str] = typer.Option([], "--compare", help="Another highlighter to score beside it (a name or folder; repeat for several), e.g. the previous default.", show_default=False),
+    separator: str = typer.Option("separate-cass", "--separator", help="The separator of the separate-then-remix reference row (its stems at DnR's levels); `none` leaves the row out."),
+    references: bool = typer.Option(True, "--references/--no-references", help="Score the reference rows: the input loudness-normalised to the training targets' median loudness, and separate-then-remix."),
+    figure: Path | None = typer.Option(None, "--figure", help="Write a PNG of every row's gain flutter per clip beside the target's.", show_default=False),
     steps: int | None = _STEPS, noise: float | None = _NOISE,
     clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,
     seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
-    """MAG / ENV / W-dis of a highlighter and of the input against the target on a dataset split; for a
-    separator, SDR / SI-SDR / SI-SDRi per stem of the mixture, ideal ratio masks, the model and the model
-    with the video shuffled."""
+    """Score a highlighter on a dataset split, next to reference rows (MAG / ENV / W-dis, lower is better;
+    gain flutter against the target's own); for a separator, SDR / SI-SDR / SI-SDRi per stem of the mixture,
+    ideal ratio masks, the model and the model with the video shuffled."""
     from avremix.checkpoint import DEFAULT_MODEL, load
-    from avremix.evaluate import evaluate as run_evaluation
+    from avremix.evaluate import evaluate as run_evaluation, flutter_figure
 
     model = load(model_name or DEFAULT_MODEL)
     if getattr(model, "stems", None):
@@ -264,16 +268,23 @@ def evaluate(
     _sampling(model, steps, noise)
     if clip_model:
         model.config.clip_model = clip_model
+    sep = load(separator) if references and separator.lower() != "none" else None
+    others = {f"compare: {name}": load(name) for name in compare}
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("evaluate", total=None, clock="")
-        result = run_evaluation(model, data, split, shuffle_video=shuffle_video, seed=seed, clip_weights=clip_weights,
-                                on_batch=lambda b, n: bar.update(task, completed=b, total=n, clock=f"{b}/{n} batches"))
+        result = run_evaluation(model, data, split, shuffle_video=shuffle_video, seed=seed, clip_weights=clip_weights, references=references,
+                                separator=sep, compare=others, on_batch=lambda b, n: bar.update(task, completed=b, total=n, clock=f"{b}/{n} batches"))
+    if figure is not None:
+        flutter_figure(result, figure)
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(json.dumps({k: v for k, v in result.items() if k != "clips"}, indent=2))
         return
-    typer.echo(f"{result['examples']} {split} examples{' (video shuffled)' if shuffle_video else ''}")
-    for m in ("MAG", "ENV", "W-dis"):
-        typer.echo(f"  {m:<6} input {result[f'input_{m}']:.5f}   model {result[f'model_{m}']:.5f}")
+    typer.echo(f"{result['examples']} {split} examples; lower is better; flutter in dB (median / 95th percentile over 20 ms frames)")
+    typer.echo(f"  {'':<32} {'MAG':>9} {'ENV':>9} {'W-dis':>7} {'flutter':>13} {'beats input':>12}")
+    for row, m in result["rows"].items():
+        metrics = f"{m['MAG']:9.5f} {m['ENV']:9.6f} {m['W-dis']:7.4f}" if "MAG" in m else " " * 27
+        share = f"{100 * m['better_than_input']:11.0f}%" if "better_than_input" in m else ""
+        typer.echo(f"  {row:<32} {metrics} {m['flutter']:6.2f} / {m['flutter_p95']:5.2f} {share}")
 
 
 def _evaluate_separator(model, data: Path, split: str, as_json: bool, quiet: bool) -> None:

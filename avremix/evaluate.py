@@ -1,5 +1,6 @@
-"""``avremix evaluate``: a highlighter on a Muddy Mix split, next to the input (and with the video shuffled);
-a separator on an AV-CASS split, next to the mixture and ideal ratio masks."""
+"""``avremix evaluate``: a highlighter on a Muddy Mix split, next to reference rows (the input, the input
+loudness-normalised, separate-then-remix, other models, the video shuffled); a separator on an AV-CASS
+split, next to the mixture and ideal ratio masks."""
 
 from __future__ import annotations
 
@@ -11,35 +12,140 @@ import torch
 
 from avremix.engine import Engine, EngineConfig
 from avremix.features.context import context_for
-from avremix.metrics import sdr, si_sdr
-from avremix.train import SeparationSet, TrainingSet, validate
+from avremix.data.loudness import loudness, normalize_loudness
+from avremix.metrics import gain_flutter, score, sdr, si_sdr
+from avremix.train import SeparationSet, TrainingSet
+
+
+#: stem levels of the separate-then-remix reference, in LU relative to the dialogue (DnR's mixing offsets)
+REMIX_OFFSETS_LU = {"dialogue": 0.0, "music": -7.0, "effects": -4.0}
+HIGHLIGHT_METRICS = ("MAG", "ENV", "W-dis", "flutter", "flutter_p95")
+
+
+def target_loudness(data: str | Path, split: str = "train", limit: int = 200) -> float:
+    """Median integrated loudness (LUFS) of the targets of a Muddy Mix split (at most ``limit`` clips, evenly
+    spread): the level the loudness-normalised reference is brought to."""
+    from avremix.data.datasets import MuddyDataset
+    from avremix.data.store import read_wav
+
+    rows = MuddyDataset(data, split).rows or MuddyDataset(data, "test").rows
+    picked = rows[:: max(1, len(rows) // limit)][:limit]
+    values = [loudness(read_wav(Path(data) / r["files"]["target"])[0], r["sample_rate"]) for r in picked]
+    values = [v for v in values if np.isfinite(v)]
+    return float(np.median(values)) if values else -24.0
+
+
+def separate_then_remix(separator: torch.nn.Module, audio: np.ndarray, frames: np.ndarray | None, sample_rate: int,
+                        level: float) -> np.ndarray:
+    """The VisAH paper's "separate, then remix at fixed stem levels" reference: ``audio [1, T]`` split by
+    ``separator`` (through the engine), each stem brought to the dialogue's loudness plus
+    :data:`REMIX_OFFSETS_LU` (the dialogue at ``level`` LUFS; silent stems unchanged), summed."""
+    engine = Engine(separator, sample_rate, EngineConfig())
+    stems = engine.process(audio, list(frames) if getattr(separator, "fps", None) and frames is not None else None)[:, 0]  # [K, T]
+    out = np.zeros(audio.shape[-1], np.float32)
+    for k, name in enumerate(separator.stems):
+        out += normalize_loudness(stems[k], sample_rate, level + REMIX_OFFSETS_LU.get(name, 0.0))[0]
+    return out[None]
 
 
 def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batch_size: int = 4, crop: float | None = None,
-             shuffle_video: bool = False, seed: int = 0, device: str | torch.device = "cpu",
-             on_batch: Callable[[int, int], None] | None = None, clip_weights: str | Path | None = None) -> dict:
-    """Mean MAG / ENV / W-dis of the model's output and of the input against the target.
+             shuffle_video: bool = True, seed: int = 0, device: str | torch.device = "cpu",
+             on_batch: Callable[[int, int], None] | None = None, clip_weights: str | Path | None = None,
+             references: bool = True, separator: torch.nn.Module | None = None,
+             compare: dict[str, torch.nn.Module] | None = None) -> dict:
+    """A highlighter on a Muddy Mix split, next to references, so that it is never judged only against the
+    raw input. Rows (each: mean MAG, ENV, W-dis, gain flutter and its 95th percentile, and the share of
+    clips where it beats the input on MAG):
 
-    ``shuffle_video`` gives every clip another clip's frames (a model that uses the picture gets worse).
-    ``clip_weights``: the open_clip weights of a model that takes clip/captions features.
+    - ``input``; ``input, loudness-normalised`` (to the median loudness of the training targets);
+    - ``separate-then-remix`` (with ``separator``: its stems at DnR's levels, :func:`separate_then_remix`);
+    - each model of ``compare`` (e.g. the previous default), by its name;
+    - ``model``, and ``model, video shuffled`` (every clip given another clip's frames; with
+      ``shuffle_video``, for a model that takes the picture).
+
+    ``target`` holds the gain flutter of the target itself (against the input), the bar a remix's own
+    flutter is measured against. ``clips`` keeps every per-clip value (for figures and reports). The
+    flat keys ``input_MAG``, ``model_MAG``... of avremix ≤ 0.4 are kept.
     """
     ds = TrainingSet(data, split, crop, False, seed, context_for(model.config, clip_weights))
     model = model.to(device).eval()
-    results: dict[str, list[float]] = {}
-    n_batches = (len(ds) + batch_size - 1) // batch_size
+    level = target_loudness(data) if references else None
+    n, sr = len(ds), ds.base.rows[0]["sample_rate"] if len(ds) else 16000
+    clips: dict[str, dict[str, list[float]]] = {}
+
+    def add(row: str, pred: torch.Tensor, target: torch.Tensor, inp: torch.Tensor) -> None:
+        values = {**score(pred, target, sr), "flutter": gain_flutter(pred, inp, sr), "flutter_p95": gain_flutter(pred, inp, sr, quantile=0.95)}
+        for k, v in values.items():
+            clips.setdefault(row, {}).setdefault(k, []).extend(v.tolist())
+
+    takes_video = shuffle_video and n > 1
+    g = torch.Generator().manual_seed(seed)
+    n_batches = (n + batch_size - 1) // batch_size
     for b in range(n_batches):
-        items = [ds[i] for i in range(b * batch_size, min(len(ds), (b + 1) * batch_size))]
-        batch = {k: torch.stack([it[k] for it in items]) for k in ("input", "target", "frames")}
-        metrics = validate(model, [batch], torch.device(device), shuffle_video=shuffle_video, seed=seed + b)
-        for k, v in metrics.items():
-            results.setdefault(k, []).append((v, len(items)))
+        idx = list(range(b * batch_size, min(n, (b + 1) * batch_size)))
+        items = [ds[i] for i in idx]
+        x, y, v = (torch.stack([it[k] for it in items]) for k in ("input", "target", "frames"))
+        add("input", x, y, x)
+        clips.setdefault("target", {}).setdefault("flutter", []).extend(gain_flutter(y, x, sr).tolist())
+        clips["target"].setdefault("flutter_p95", []).extend(gain_flutter(y, x, sr, quantile=0.95).tolist())
+        if references:
+            normed = torch.stack([torch.from_numpy(normalize_loudness(it[0].numpy(), sr, level)[0])[None] for it in x])
+            add("input, loudness-normalised", normed, y, x)
+            if separator is not None:
+                frames = [ds.base[i]["frames"].numpy() for i in idx] if getattr(separator, "fps", None) else [None] * len(idx)
+                remixed = torch.stack([torch.from_numpy(separate_then_remix(separator, it.numpy(), f, sr, level)) for it, f in zip(x, frames)])
+                add("separate-then-remix", remixed, y, x)
+        for name, other in (compare or {}).items():
+            add(name, _run(other.to(device).eval(), x, v, device, g), y, x)
+        add("model", _run(model, x, v, device, g), y, x)
+        if takes_video:
+            add("model, video shuffled", _run(model, x, torch.stack([ds[(i + 1) % n]["frames"] for i in idx]), device, g), y, x)
         if on_batch:
             on_batch(b + 1, n_batches)
-    summary = {k: sum(v * n for v, n in vals) / sum(n for _, n in vals) for k, vals in results.items()}
-    summary["examples"] = len(ds)
-    summary["split"] = split
-    summary["shuffle_video"] = shuffle_video
+    mag_in = np.asarray(clips["input"]["MAG"])
+    rows = {}
+    for row, values in clips.items():
+        rows[row] = {k: float(np.mean(v)) for k, v in values.items()}
+        if row != "target":
+            rows[row]["better_than_input"] = float(np.mean(np.asarray(values["MAG"]) < mag_in))
+    summary: dict = {"examples": n, "split": split, "rows": rows, "clips": clips, "target_lufs": level}
+    for who in ("input", "model"):
+        for m in ("MAG", "ENV", "W-dis"):
+            summary[f"{who}_{m}"] = rows[who][m]
+    summary["shuffle_video"] = takes_video
     return summary
+
+
+def _run(model: torch.nn.Module, x: torch.Tensor, v: torch.Tensor, device, g: torch.Generator) -> torch.Tensor:
+    """A highlighter's output on whole clips ``[B, 1, T]`` (its starting noise from ``g``)."""
+    kwargs = {"noise": torch.randn(x.shape, generator=g).to(device)} if getattr(model, "generative", False) else {}
+    with torch.inference_mode():
+        return model(x.to(device), v.to(device), **kwargs).float().cpu()
+
+
+def flutter_figure(result: dict, path: str | Path) -> None:
+    """Gain flutter per clip (median and 95th percentile, dB) of every row of :func:`evaluate` and of the
+    target, as a strip plot: a remix whose flutter sits far above the target's pumps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in result["clips"] if r not in ("input",)]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.5 * len(rows) + 1.5), sharey=True)
+    rng = np.random.default_rng(0)
+    for ax, key, title in zip(axes, ("flutter", "flutter_p95"), ("median over frames", "95th percentile over frames")):
+        for i, row in enumerate(rows):
+            vals = np.asarray(result["clips"][row][key])
+            ax.scatter(vals, i + rng.uniform(-0.2, 0.2, len(vals)), s=8, alpha=0.6, color="tab:red" if row == "target" else "tab:blue")
+            ax.plot([np.median(vals)] * 2, [i - 0.35, i + 0.35], color="black", lw=2)
+        ax.set_title(f"gain flutter, {title}")
+        ax.set_xlabel("|change of output/input level| between 20 ms frames (dB)")
+        ax.grid(alpha=0.3)
+    axes[0].set_yticks(range(len(rows)), rows)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def evaluate_separation(model: torch.nn.Module, data: str | Path, split: str = "test", device: str | torch.device = "cpu",

@@ -1,0 +1,97 @@
+"""`avremix evaluate` for highlighters: reference rows, gain flutter, the flutter figure."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from avremix import checkpoint
+from avremix.data.loudness import loudness
+from avremix.evaluate import evaluate, flutter_figure, target_loudness
+from avremix.metrics import gain_flutter
+from avremix.nets.cass import CASSConfig, CASSSeparator
+from avremix.nets.cfm import CFMConfig, CFMHighlighter
+from tests.conftest import run_cli
+
+SR = 16000
+
+
+def tiny_cfm() -> CFMHighlighter:
+    torch.manual_seed(0)
+    return CFMHighlighter(CFMConfig(hidden=16, blocks=1, attn_layers=1, visual_dim=8, mask_channels=4))
+
+
+def tiny_cass() -> CASSSeparator:
+    torch.manual_seed(0)
+    return CASSSeparator(CASSConfig(hidden=16, blocks=1, visual_dim=8, mask_channels=4, mask_layers=1))
+
+
+class Identity(torch.nn.Module):
+    generative = False
+
+    def __init__(self):
+        super().__init__()
+        self.config = CFMConfig()
+
+    def forward(self, audio, visual=None, noise=None):
+        return audio.clone()
+
+
+def test_gain_flutter_on_analytic_gains():
+    t = torch.arange(4 * SR) / SR
+    x = (0.1 * torch.sin(2 * np.pi * 440 * t))[None]  # [1, T]
+    assert float(gain_flutter(0.5 * x, x)) == pytest.approx(0.0, abs=1e-6)  # a constant gain never flutters
+    step = torch.where(t < 2.0, 1.0, 2.0)  # +6 dB once, in the middle
+    assert float(gain_flutter(x * step, x)) == pytest.approx(0.0, abs=1e-6)  # median: one jump in 199 steps
+    assert float(gain_flutter(x * step, x, quantile=1.0)) == pytest.approx(6.02, abs=0.05)
+    wobble = 10 ** ((3 * torch.sign(torch.sin(2 * np.pi * 25 * t))) / 20)  # ±3 dB every 20 ms
+    assert float(gain_flutter(x * wobble, x)) == pytest.approx(6.0, abs=0.5)
+
+
+def test_reference_rows_and_flutter(muddy_corpus):
+    result = evaluate(tiny_cfm(), muddy_corpus, "test", separator=tiny_cass(), compare={"compare: identity": Identity()})
+    rows = result["rows"]
+    assert list(rows) == ["input", "target", "input, loudness-normalised", "separate-then-remix", "compare: identity", "model", "model, video shuffled"]
+    n = result["examples"]
+    for name, m in rows.items():
+        assert len(result["clips"][name]["flutter"]) == n
+        if name != "target":
+            assert set(m) >= {"MAG", "ENV", "W-dis", "flutter", "flutter_p95", "better_than_input"}
+            assert 0.0 <= m["better_than_input"] <= 1.0
+    # an identity model scores what the input scores and never moves the level
+    assert rows["compare: identity"]["MAG"] == pytest.approx(rows["input"]["MAG"], rel=1e-5)
+    assert rows["compare: identity"]["flutter"] == 0.0 and rows["input"]["flutter"] == 0.0
+    assert rows["model"]["MAG"] == result["model_MAG"] and rows["input"]["ENV"] == result["input_ENV"]
+    assert result["target_lufs"] == pytest.approx(target_loudness(muddy_corpus), abs=1e-6)
+
+
+def test_loudness_normalised_row_sits_at_the_targets_median_loudness(muddy_corpus):
+    from avremix.data.loudness import normalize_loudness
+    from avremix.train import TrainingSet
+
+    level = target_loudness(muddy_corpus)
+    ds = TrainingSet(muddy_corpus, "train", None, False, 0)
+    targets = [loudness(ds[i]["target"][0].numpy(), SR) for i in range(len(ds))]
+    assert level == pytest.approx(float(np.median(targets)), abs=1e-6)
+    normed = normalize_loudness(ds[0]["input"][0].numpy(), SR, level)[0]
+    assert loudness(normed, SR) == pytest.approx(level, abs=0.1)
+
+
+def test_cli_prints_the_rows_and_writes_the_figure(muddy_corpus, tmp_path):
+    checkpoint.save(tiny_cfm(), tmp_path / "model")
+    fig = tmp_path / "flutter.png"
+    proc = run_cli("evaluate", "--model", tmp_path / "model", "--data", muddy_corpus, "--separator", "none", "--figure", fig, check=True)
+    for row in ("input", "input, loudness-normalised", "model", "model, video shuffled", "target"):
+        assert f"  {row} " in proc.stdout
+    assert "separate-then-remix" not in proc.stdout
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and fig.stat().st_size > 10_000
+    proc = run_cli("evaluate", "--model", tmp_path / "model", "--data", muddy_corpus, "--no-references", "--json", check=True)
+    rows = json.loads(proc.stdout)["rows"]
+    assert "input, loudness-normalised" not in rows and "model" in rows
+
+
+def test_flutter_figure_has_a_row_per_row(muddy_corpus, tmp_path):
+    result = evaluate(tiny_cfm(), muddy_corpus, "test", references=False)
+    flutter_figure(result, tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 10_000
