@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from avremix import __version__
-from avremix.errors import AvremixError
+from avremix.errors import AvremixError, UsageError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a model hub: avremix loads local weights only
 
@@ -39,6 +39,10 @@ _CONTEXT = typer.Option(1.0, help="Seconds of neighbouring audio the model also 
 _BATCH = typer.Option(4, "--batch-size", help="Chunks per forward pass.")
 _DEVICE = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+_RECURSIVE = typer.Option(False, "--recursive", "-r", help="Descend into the folders given and mirror their subfolders under -o.")
+_SHARD = typer.Option(None, "--shard", help="Process only shard I of N (I from 1 to N, e.g. 3/8) of the expanded input list, split by a hash of each file's path below its folder: N machines with the same arguments cover every file exactly once.", show_default=False)
+_SKIP = typer.Option(False, "--skip-existing", help="Skip inputs whose output already exists (outputs only ever appear complete, so this finishes an interrupted run).")
+_SUMMARY = typer.Option(None, "--summary", help="Append one JSON line per file to this file as it finishes: input, output, ok, skipped, error, seconds, realtime, model, version.", show_default=False)
 _CLIP_WEIGHTS = typer.Option(None, "--clip-weights", help="Local open_clip weights file, for models whose visual streams include clip or captions.", show_default=False)
 _CLIP_MODEL = typer.Option(None, "--clip-model", help="open_clip model name (e.g. ViT-B-32) or a model-config JSON file; default: the one the model records.", show_default=False)
 
@@ -48,19 +52,52 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that every writer cleans up as for Ctrl-C."""
+
+
+def _on_signal(signum, frame) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):  # one is enough: let the clean-up finish undisturbed
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
+
+
 def user_errors(fn):
-    """Turn :class:`AvremixError` into one line on stderr and a non-zero exit code; no tracebacks."""
+    """Turn :class:`AvremixError` into one line on stderr and a non-zero exit code; no tracebacks (unless
+    ``--debug``). SIGINT and SIGTERM stop the command cleanly (no partial output, no temporary file) with
+    exit code 130 or 143."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
         try:
             return fn(*args, **kwargs)
         except AvremixError as e:
+            if DEBUG:
+                raise
             _fail(str(e), e.exit_code)
         except KeyboardInterrupt:
-            _fail("interrupted; no output was left behind", 130)
+            _fail("interrupted (SIGINT); no partial output was left behind; rerun with --skip-existing to finish", 130)
+        except Terminated:
+            _fail("terminated (SIGTERM); no partial output was left behind; rerun with --skip-existing to finish", 143)
+        except OSError as e:
+            if DEBUG:
+                raise
+            from avremix.pipeline import os_error_line
+
+            _fail(os_error_line(e, e.filename or "avremix"), 1)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as e:
+            if DEBUG:
+                raise
+            _fail(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} (rerun with `avremix --debug ...` for the traceback, and please report it)", 3)
 
     return wrapper
+
+
+DEBUG = False
 
 
 def _progress(quiet: bool) -> Progress:
@@ -81,7 +118,10 @@ def _clock(done: float, total: float | None) -> str:
 
 
 @app.callback(invoke_without_command=True)
-def main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+def main(version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+         debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks instead of one-line errors (for bug reports).")) -> None:
+    global DEBUG
+    DEBUG = debug or DEBUG
     if version:
         typer.echo(f"avremix {__version__}")
         raise typer.Exit()
@@ -111,6 +151,7 @@ def highlight(
     clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,
     captions: Path | None = typer.Option(None, "--captions", help="Captions (JSON or SRT) for a model that takes a captions stream; default: IN.srt or IN.json beside each input.", show_default=False),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+    recursive: bool = _RECURSIVE, shard: str | None = _SHARD, skip_existing: bool = _SKIP, summary: Path | None = _SUMMARY,
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -119,22 +160,22 @@ def highlight(
     The video and every other stream (other audio tracks, subtitles, attachments, chapters, metadata) are copied without re-encoding; only the processed audio stream is replaced.
     """
     from avremix.engine import EngineConfig
-    from avremix.highlight import highlight_file, highlight_many, load_highlighter
+    from avremix.highlight import highlight_many, load_highlighter
 
     model = load_highlighter(model_name, gains, separator, strength)  # loaded once for every input
     _sampling(model, steps, noise)
     features = _context(model, clip_weights, clip_model, captions) if model is not None else None
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision, seed=seed)
     options = dict(strength=strength, audio_stream=audio_stream, config=config, overwrite=overwrite, context=features, captions=captions)
+    batch = _batch(recursive, shard, skip_existing, summary, overwrite, model)
+    single = len(inputs) == 1 and not inputs[0].is_dir() and not _pattern(inputs[0]) and not output.is_dir() and output.suffix != ""  # -o FILE
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("highlight", total=None, clock="")
         on_progress = lambda done, total: bar.update(task, completed=done, total=total, clock=_clock(done, total))
-        if len(inputs) == 1 and not inputs[0].is_dir() and not output.is_dir():
-            results = [highlight_file(inputs[0], output, model=model, on_progress=on_progress, **options)]
-        else:
-            on_file = lambda i, n, path: bar.update(task, description=f"[{i + 1}/{n}] {Path(path).name}", completed=0)
-            results = highlight_many(inputs, output, model=model, on_file=on_file, on_progress=on_progress, **options)
-    _report(results, as_json, quiet)
+        on_file = lambda i, n, path: bar.update(task, description=f"[{i + 1}/{n}] {Path(path).name}", completed=0)
+        results = highlight_many(inputs, output, model=model, on_file=on_file, on_progress=on_progress, options=batch,
+                                 single=output if single else None, **options)
+    _report(results, as_json, quiet, single=single)
 
 
 def _sampling(model, steps: int | None, noise: float | None) -> None:
@@ -159,21 +200,37 @@ def _context(model, clip_weights: Path | None, clip_model: str | None, captions:
     return context_for(model.config, clip_weights)
 
 
+def _batch(recursive: bool, shard: str | None, skip_existing: bool, summary: Path | None, overwrite: bool, model) -> "BatchOptions":
+    from avremix import __version__
+    from avremix.pipeline import BatchOptions, parse_shard
+
+    if skip_existing and overwrite:
+        raise UsageError("--skip-existing and --overwrite contradict each other; choose one")
+    name = getattr(model, "name", None) if model is not None else None
+    return BatchOptions(recursive=recursive, shard=parse_shard(shard), skip_existing=skip_existing, summary=summary,
+                        meta={"model": name, "version": __version__})
+
+
+def _pattern(path: Path) -> bool:
+    return not path.exists() and any(c in str(path) for c in "*?[")
+
+
 def _report(results, as_json: bool, quiet: bool, single: bool | None = None) -> None:
     failed = [r for r in results if not r.ok]
+    skipped = [r for r in results if r.skipped]
     single = len(results) == 1 if single is None else single
     if as_json:
         typer.echo(json.dumps(results[0].to_dict() if single and results else [r.to_dict() for r in results], indent=2))
     elif not quiet:
         for r in results:
-            if r.ok:
+            if r.ok and not r.skipped:
                 err.print(f"{r.output}: {r.duration:.1f} s of audio in {r.seconds:.1f} s ({r.realtime}× real time), audio {r.audio_codec}", highlight=False)
     for r in failed:
         err.print(f"[bold red]avremix: error:[/] {r.error}", highlight=False, soft_wrap=True)
-    if len(results) > 1 and not as_json:
-        err.print(f"{len(results) - len(failed)} done, {len(failed)} failed", highlight=False)
+    if not single or skipped:
+        err.print(f"{len(results) - len(failed) - len(skipped)} done, {len(skipped)} skipped, {len(failed)} failed", highlight=False)
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(failed[0].exit_code or 1 if single else 1)
 
 
 @app.command()
@@ -189,6 +246,7 @@ def separate(
     segment: float = _SEGMENT, overlap: float = _OVERLAP, context: float = _CONTEXT, batch_size: int = _BATCH, device: str = _DEVICE,
     precision: str = typer.Option("auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16 (CUDA only)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    recursive: bool = _RECURSIVE, shard: str | None = _SHARD, skip_existing: bool = _SKIP, summary: Path | None = _SUMMARY,
     as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
     """Split a soundtrack into dialogue, effects and music stems, guided by the picture.
@@ -208,8 +266,9 @@ def separate(
         task = bar.add_task("separate", total=None, clock="")
         on_progress = lambda done, total: bar.update(task, completed=done, total=total, clock=_clock(done, total))
         on_file = lambda i, n, path: bar.update(task, description=f"[{i + 1}/{n}] {Path(path).name}", completed=0)
-        results = separate_many(inputs, output, model, on_file=on_file, on_progress=on_progress, **options)
-    _report(results, as_json, quiet, single=len(inputs) == 1 and not inputs[0].is_dir())
+        batch = _batch(recursive, shard, skip_existing, summary, overwrite, model)
+        results = separate_many(inputs, output, model, on_file=on_file, on_progress=on_progress, options=batch, **options)
+    _report(results, as_json, quiet, single=len(inputs) == 1 and not inputs[0].is_dir() and not _pattern(inputs[0]))
 
 
 @app.command()

@@ -23,7 +23,7 @@ from avremix.errors import UsageError
 from avremix.features.context import ContextFeatures
 from avremix.media import MediaWriter, check_output_path, probe
 from avremix.media.probe import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
-from avremix.pipeline import FileResult, Progress, expand_inputs, open_source, processed, run_many
+from avremix.pipeline import BatchOptions, FileResult, Progress, expand_inputs, open_source, processed, run_many
 
 HighlightResult = FileResult  # what one highlighted file came to
 __all__ = ["HighlightResult", "StemGains", "expand_inputs", "highlight_file", "highlight_many", "load_highlighter", "parse_gains"]
@@ -158,12 +158,14 @@ def highlight_many(
     output: str | os.PathLike,
     model: ChunkModel | None = None,
     on_file: Callable[[int, int, str], None] | None = None,
+    options: BatchOptions | None = None,
+    single: str | os.PathLike | None = None,
     **kwargs,
 ) -> list[FileResult]:
-    """Highlight several files (or every media file of the folders given) into the folder ``output``.
-
-    One bad file never stops the others: its result has ``ok=False`` and the error.
-    """
-    if kwargs.get("captions") is not None and len(expand_inputs(inputs)) > 1:
+    """Highlight several files (folders, with ``options.recursive`` their trees; glob patterns) into the
+    folder ``output``, keeping each input's name (and subfolder). ``single``: one input written to this
+    file instead. One bad file never stops the others: its result has ``ok=False`` and the error."""
+    if kwargs.get("captions") is not None and len(expand_inputs(inputs, bool(options and options.recursive))) > 1:
         raise UsageError("--captions names the captions of one input; for several, put IN.srt or IN.json beside each input")
-    return run_many(inputs, output, lambda path, out: highlight_file(path, out, model=model, **kwargs), on_file=on_file)
+    return run_many(inputs, output, lambda path, folder: highlight_file(path, folder / path.name if single is None else Path(single), model=model, **kwargs),
+                    on_file=on_file, options=options, single=None if single is None else Path(single))

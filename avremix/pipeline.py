@@ -3,10 +3,24 @@ and batches of files in which one bad file never stops the others.
 
 ``highlight`` (one remixed copy of each input) and ``separate`` (stems of each input) differ only in what
 they write; everything before the writer, and the batch loop around it, is here.
+
+Batches (:func:`run_many`) are safe to split, interrupt, resume and repeat:
+
+- inputs are files, folders (``recursive``: their whole tree, mirrored under ``-o``) and glob patterns;
+- ``shard = (I, N)`` keeps the files whose path below its root hashes to ``I - 1`` modulo ``N`` (SHA-1),
+  so N machines given the same arguments cover every file exactly once;
+- ``skip_existing`` skips files whose output exists (outputs appear only complete: temporary name, then
+  rename), so the same command finishes an interrupted job;
+- ``summary`` appends one JSON line per file as it finishes;
+- two inputs that map to one output, or an output that would overwrite another input of the batch, fail
+  (both named) before anything is written, and the rest go on.
 """
 
 from __future__ import annotations
 
+import glob
+import hashlib
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +55,8 @@ class FileResult:
     channels: int | None = None
     streams: list[str] = field(default_factory=list)  # "index:type:codec" of the output
     outputs: dict[str, str] = field(default_factory=dict)  # separate: stem -> file
+    skipped: bool = False  # --skip-existing found its output
+    exit_code: int | None = None  # of a failure: 2 for a usage error, 1 otherwise
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,37 +106,176 @@ def processed(source: Source, model: ChunkModel | None, config: EngineConfig | N
     return engine.stream(decoder, visual, on_progress=report)
 
 
+@dataclass
+class Job:
+    """One input of a batch and where its output goes below ``-o``: ``rel`` is its name, or with
+    ``recursive`` its path below the folder given (the shard hash and the mirrored tree use it)."""
+
+    input: Path
+    rel: Path
+
+
+@dataclass
+class BatchOptions:
+    recursive: bool = False
+    shard: tuple[int, int] | None = None  # (I, N), I counted from 1
+    skip_existing: bool = False
+    summary: str | os.PathLike | None = None  # JSON lines, appended
+    meta: dict = field(default_factory=dict)  # written into every summary line (model, version)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"2/8"`` → ``(2, 8)``; I counts from 1 to N, as in coreutils' ``split -n l/K/N``."""
+    if text is None:
+        return None
+    i, sep, n = text.partition("/")
+    if not sep or not i.strip().isdigit() or not n.strip().isdigit() or not 1 <= int(i) <= int(n):
+        raise UsageError(f"--shard takes I/N with 1 <= I <= N (e.g. 3/8), got {text!r}")
+    return int(i), int(n)
+
+
+def shard_of(rel: Path, n: int) -> int:
+    """The shard (0 .. n-1) of a file by its path below its root: a stable hash, the same on every machine."""
+    return int(hashlib.sha1(rel.as_posix().encode()).hexdigest()[:12], 16) % n
+
+
+def _is_media(p: Path) -> bool:
+    return p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS | VIDEO_EXTENSIONS and not p.name.startswith(".")
+
+
+def expand_jobs(inputs: Iterable[str | os.PathLike], recursive: bool = False) -> tuple[list[Job], list[FileResult]]:
+    """The batch's files (folders expanded, sorted; glob patterns matched) and the inputs that gave none
+    (a folder without media, a pattern that matches nothing) as failed results."""
+    jobs: list[Job] = []
+    empty: list[FileResult] = []
+    for item in inputs:
+        p = Path(item)
+        if not p.exists() and any(c in str(item) for c in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(str(item), recursive=True))
+            files = [m for m in matches if _is_media(m)]
+            for d in (m for m in matches if m.is_dir()):
+                found, _ = expand_jobs([d], recursive)
+                files += [j.input for j in found]
+            if not files:
+                empty.append(FileResult(input=str(item), output=None, ok=False, error=f"{item}: the pattern matches no media file"))
+            jobs += [Job(f, Path(f.name)) for f in files]
+        elif p.is_dir():
+            walk = p.rglob("*") if recursive else p.iterdir()
+            files = sorted(f for f in walk if _is_media(f) and not any(part.startswith(".") for part in f.relative_to(p).parts[:-1]))
+            if not files:
+                kinds = " ".join(sorted(AUDIO_EXTENSIONS | VIDEO_EXTENSIONS))
+                hint = "" if recursive else "; pass --recursive to look into its subfolders"
+                empty.append(FileResult(input=str(p), output=None, ok=False, error=f"{p}: the folder holds no media files ({kinds}){hint}"))
+            jobs += [Job(f, f.relative_to(p)) for f in files]
+        else:
+            jobs.append(Job(p, Path(p.name)))
+    return jobs, empty
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike], recursive: bool = False) -> list[Path]:
+    """Files as given, folders replaced by the media files they hold (sorted), glob patterns matched."""
+    return [job.input for job in expand_jobs(inputs, recursive)[0]]
+
+
 def run_many(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, run_one: Callable[[Path, Path], FileResult],
-             name: Callable[[Path, Path], Path] = lambda path, out_dir: out_dir / path.name,
-             on_file: Callable[[int, int, str], None] | None = None) -> list[FileResult]:
-    """``run_one(input, output path)`` for every file of ``inputs`` (folders expanded) into the folder
-    ``output``; a file that fails has ``ok=False`` and its error, and the others go on."""
-    files = expand_inputs(inputs)
+             target: Callable[[Path, Path], Path] = lambda path, folder: folder / path.name,
+             on_file: Callable[[int, int, str], None] | None = None, options: BatchOptions | None = None,
+             single: Path | None = None) -> list[FileResult]:
+    """``run_one(input, folder)`` for every file of the batch; ``target(input, folder)`` is the output it
+    will write (``folder`` is ``output``, or its mirror of the input's subfolder). A file that fails has
+    ``ok=False`` and its error (one line), and the others go on. ``single``: a batch of one file written
+    to this exact path (``-o FILE``) instead of into the folder ``output``."""
+    options = options or BatchOptions()
+    jobs, results = expand_jobs(inputs, options.recursive)
+    if options.shard is not None:
+        i, n = options.shard
+        jobs = [job for job in jobs if shard_of(job.rel, n) == i - 1]
+    if not jobs:
+        if results:
+            return results
+        if options.shard is not None:
+            return []  # this shard holds none of the files: nothing to do
     out_dir = Path(output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError("several inputs need -o to be a folder", out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results = []
-    for i, path in enumerate(files):
-        if on_file is not None:
-            on_file(i, len(files), str(path))
-        try:
-            results.append(run_one(path, name(path, out_dir)))
-        except AvremixError as e:
-            results.append(FileResult(input=str(path), output=None, ok=False, error=str(e)))
+    plan: list[tuple[Job, Path, Path]] = []  # job, folder given to run_one, final output
+    if single is not None and len(jobs) == 1 and not results:
+        plan = [(jobs[0], single.parent, single)]
+    else:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UsageError("is a file; -o must be a folder for several inputs (or give one input and an output file name)", out_dir)
+        for job in jobs:
+            folder = out_dir / job.rel.parent
+            plan.append((job, folder, target(job.input, folder)))
+    clashes = _clashes(plan)
+    summary = open(options.summary, "a", buffering=1) if options.summary else None
+    try:
+        for k, (job, folder, final) in enumerate(plan):
+            if on_file is not None:
+                on_file(k, len(plan), str(job.input))
+            started = time.perf_counter()
+            if k in clashes:
+                result = FileResult(input=str(job.input), output=None, ok=False, error=clashes[k])
+            elif options.skip_existing and os.path.lexists(final):
+                result = FileResult(input=str(job.input), output=str(final), skipped=True)
+            else:
+                result = _run_one(run_one, job.input, folder, final, made=not folder.exists())
+            result.seconds = result.seconds if result.seconds is not None else round(time.perf_counter() - started, 3)
+            results.append(result)
+            if summary is not None:
+                line = {k: getattr(result, k) for k in ("input", "output", "ok", "skipped", "error", "seconds", "realtime", "duration")}
+                summary.write(json.dumps({**line, **options.meta}) + "\n")
+    finally:
+        if summary is not None:
+            summary.close()
     return results
 
 
-def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given, folders replaced by the media files they hold (sorted, not recursive)."""
-    files: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            files += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS | VIDEO_EXTENSIONS)
-        else:
-            files.append(p)
-    return files
+def _run_one(run_one: Callable[[Path, Path], FileResult], path: Path, folder: Path, final: Path, made: bool) -> FileResult:
+    """One file; every error it can meet becomes one line, and a folder made for it alone is removed again."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return run_one(path, folder)
+    except AvremixError as e:
+        error, code = str(e), e.exit_code
+    except OSError as e:
+        error, code = os_error_line(e, final), 1
+    if made:
+        for parent in (folder, *folder.parents):
+            try:
+                parent.rmdir()  # only while empty
+            except OSError:
+                break
+    return FileResult(input=str(path), output=None, ok=False, error=error, exit_code=code)
+
+
+def os_error_line(e: OSError, path: str | os.PathLike) -> str:
+    """One line for an error of the file system on the output side (read-only folder, full disk, a parent
+    that is a file...), naming the output and saying what to do."""
+    import errno
+
+    what = {errno.ENOTDIR: "a parent of the output is a file, not a folder", errno.EEXIST: "a parent of the output is a file, not a folder",
+            errno.EACCES: "cannot write there (permission denied); choose a folder you can write to",
+            errno.EROFS: "the file system is read-only; choose another output folder",
+            errno.ENOSPC: "no space left on the device; free some space and rerun with --skip-existing",
+            errno.EFBIG: "the output is too large for this file system or for the file-size limit (ulimit -f)",
+            errno.EDQUOT: "disk quota exceeded; free some space and rerun with --skip-existing"}.get(e.errno, e.strerror or str(e))
+    return f"{path}: {what}"
+
+
+def _clashes(plan: list[tuple[Job, Path, Path]]) -> dict[int, str]:
+    """Outputs that two inputs of the batch would both write, or that are another input of the batch."""
+    by_output: dict[Path, list[Path]] = {}
+    for job, _, final in plan:
+        by_output.setdefault(Path(os.path.abspath(final)), []).append(job.input)
+    inputs = {Path(os.path.abspath(job.input)): job.input for job, _, _ in plan}
+    errors: dict[int, str] = {}
+    for k, (job, _, final) in enumerate(plan):
+        absolute = Path(os.path.abspath(final))
+        others = [p for p in by_output[absolute] if p != job.input]
+        if others:
+            errors[k] = f"{job.input}: {others[0]} of the same batch maps to the same output {final}; rename one of them, or use --recursive to keep their folders apart"
+        elif absolute in inputs and inputs[absolute] != job.input:
+            errors[k] = f"{job.input}: its output {final} is another input of this batch; choose another -o"
+    return errors
 
 
 def visual_context(model: ChunkModel, path, info, start: float, context: ContextFeatures | None = None,

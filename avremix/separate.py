@@ -23,7 +23,7 @@ from avremix.engine import ChunkModel, EngineConfig
 from avremix.errors import UsageError
 from avremix.media import MediaWriter, probe
 from avremix.media.writer import AudioCodec, mux_tracks
-from avremix.pipeline import FileResult, Progress, open_source, processed, run_many
+from avremix.pipeline import BatchOptions, FileResult, Progress, open_source, processed, run_many
 
 #: what --stems accepts → the stem's name
 STEM_NAMES = {"dx": "dialogue", "fx": "effects", "mx": "music", "dialogue": "dialogue", "effects": "effects", "music": "music"}
@@ -128,8 +128,9 @@ def _replace(src: Path, dst: Path) -> None:
 
 
 def separate_many(inputs: list[str | os.PathLike], output: str | os.PathLike, model: ChunkModel,
-                  on_file: Callable[[int, int, str], None] | None = None, **kwargs) -> list[FileResult]:
-    """Separate several files (or every media file of the folders given) into the folder ``output``;
-    one bad file never stops the others."""
-    return run_many(inputs, output, lambda path, out_dir: separate_file(path, out_dir, model, **kwargs),
-                    name=lambda path, out_dir: out_dir, on_file=on_file)
+                  on_file: Callable[[int, int, str], None] | None = None, options: BatchOptions | None = None, **kwargs) -> list[FileResult]:
+    """Separate several files (folders, with ``options.recursive`` their trees; glob patterns) into the
+    folder ``output``; one bad file never stops the others."""
+    mux = kwargs.get("mux", False)
+    return run_many(inputs, output, lambda path, folder: separate_file(path, folder, model, **kwargs),
+                    target=lambda path, folder: folder / (path.stem + (".mkv" if mux else "")), on_file=on_file, options=options)

@@ -149,7 +149,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(tiny_cass, tmp_path):
     movie = make_clip(tmp_path / "movie.mkv", duration=1)
     before = movie.read_bytes()
     proc = run_cli("separate", movie, "-o", tmp_path, "-m", tiny_cass, "--mux", "--overwrite")
-    assert proc.returncode == 1 and "is the input" in proc.stderr and movie.read_bytes() == before
+    assert proc.returncode == 2 and "is the input" in proc.stderr and movie.read_bytes() == before
 
 
 def test_help_explains_every_option():
