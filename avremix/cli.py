@@ -166,6 +166,7 @@ def highlight(
     _sampling(model, steps, noise)
     features = _context(model, clip_weights, clip_model, captions) if model is not None else None
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision, seed=seed)
+    config.validate()  # a bad option fails once, not once per file
     options = dict(strength=strength, audio_stream=audio_stream, config=config, overwrite=overwrite, context=features, captions=captions)
     batch = _batch(recursive, shard, skip_existing, summary, overwrite, model)
     single = len(inputs) == 1 and not inputs[0].is_dir() and not _pattern(inputs[0]) and not output.is_dir() and output.suffix != ""  # -o FILE
@@ -261,6 +262,7 @@ def separate(
     model = load(model_name or DEFAULT_SEPARATOR)  # loaded once for every input
     stem_names(stems, model)  # a bad --stems fails before any file is read
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision)
+    config.validate()  # a bad option fails once, not once per file
     options = dict(stems=stems, mux=mux, fmt=fmt, audio_stream=audio_stream, config=config, overwrite=overwrite)
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("separate", total=None, clock="")

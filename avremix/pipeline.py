@@ -187,6 +187,11 @@ def run_many(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, run
     to this exact path (``-o FILE``) instead of into the folder ``output``."""
     options = options or BatchOptions()
     jobs, results = expand_jobs(inputs, options.recursive)
+    if options.summary:
+        try:
+            Path(options.summary).touch()  # exists even for a shard that holds no file
+        except OSError as e:
+            raise UsageError(f"--summary: cannot write there ({e.strerror})", options.summary) from None
     if options.shard is not None:
         i, n = options.shard
         jobs = [job for job in jobs if shard_of(job.rel, n) == i - 1]

@@ -240,7 +240,7 @@ class MediaWriter:
             self._proc.stdin.write(data.tobytes())
         except BrokenPipeError:
             self._proc.wait()
-            raise MediaError(f"ffmpeg stopped while writing: {self._ffmpeg_error()}", self.output) from None
+            raise MediaError(f"ffmpeg stopped while writing: {_explain(self._ffmpeg_error())}", self.output) from None
         self.samples_written += block.shape[1]
 
     def close(self) -> None:
@@ -253,7 +253,7 @@ class MediaWriter:
         if rc != 0:
             message = self._ffmpeg_error()
             self._cleanup()
-            raise MediaError(f"ffmpeg could not write the output: {message}", self.output)
+            raise MediaError(f"ffmpeg could not write the output: {_explain(message)}", self.output)
         publish(self._tmp, self.output)
         self._tmp = None
         self._cleanup()
@@ -278,11 +278,25 @@ class MediaWriter:
             self._log = None
 
     def _ffmpeg_error(self) -> str:
+        import signal
+
+        if self._proc is not None and self._proc.returncode == -signal.SIGXFSZ:  # killed at the file-size limit
+            return "File too large"
         if self._log is None:
             return "unknown error"
         self._log.seek(0)
         lines = [ln.strip() for ln in self._log.read().decode(errors="replace").splitlines() if ln.strip()]
         return lines[0] if lines else "unknown error"  # ffmpeg's first complaint names the cause
+
+
+def _explain(message: str) -> str:
+    """ffmpeg's complaint, with what to do where the cause is the disk."""
+    low = message.lower()
+    if "no space left" in low or "disk quota" in low:
+        return f"{message} (the disk is full; free some space and rerun with --skip-existing)"
+    if "file too large" in low:
+        return f"{message} (the output exceeds the file-size limit: ulimit -f, or the file system's)"
+    return message
 
 
 def _muxer_for(path: Path) -> str:
