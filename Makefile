@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TOOLS  := espeak-ng fluidsynth timgm6mb-soundfont heroes-sound-effects sound-theme-freedesktop sox
 
-.PHONY: install run test test-all bench bench-data data-assets data-tools clean
+.PHONY: install run test test-all bench bench-batch bench-data data-assets data-tools clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_batch.py
+
+bench-batch: $(STAMP)
+	$(BIN)/python benchmarks/bench_batch.py
 
 bench-data: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py

@@ -331,8 +331,12 @@ def _top_energy(y: torch.Tensor, rate: int, smooth: float) -> torch.Tensor:
     ``smooth`` seconds), float64 ``[N, K, T]``. Shift-invariant (no frame grid), so a chunk and the whole
     track agree wherever both see enough context."""
     top = AF.highpass_biquad(y.double(), rate, rate / 4).pow(2)  # [N, K, T]
-    width = max(1, round(smooth * rate)) | 1
-    return torch.nn.functional.avg_pool1d(top, width, 1, width // 2, count_include_pad=False)  # [N, K, T]
+    half = max(1, round(smooth * rate)) // 2
+    T = top.shape[-1]
+    c = torch.nn.functional.pad(top.cumsum(dim=-1), (1, 0))  # [N, K, T+1]: c[i] = Σ top[:i]
+    i = torch.arange(T)
+    lo, hi = (i - half).clamp(min=0), (i + half + 1).clamp(max=T)
+    return (c[..., hi] - c[..., lo]) / (hi - lo).double()  # centred moving average (fewer samples at the edges)
 
 
 def _onto(curve: torch.Tensor, rate: int, length: int, out_rate: int | None) -> torch.Tensor:
