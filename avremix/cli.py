@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from avremix import __version__
-from avremix.errors import AvremixError, UsageError
+from avremix.errors import AvremixError, Terminated, UsageError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a model hub: avremix loads local weights only
 
@@ -52,49 +52,60 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised where the program is, so that every writer cleans up as for Ctrl-C."""
-
-
 def _on_signal(signum, frame) -> None:
+    from avremix import pipeline
+
     for sig in (signal.SIGINT, signal.SIGTERM):  # one is enough: let the clean-up finish undisturbed
         signal.signal(sig, signal.SIG_IGN)
+    pipeline.STOP = signum  # also raised again at the next block, should a library swallow this raise
     raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
+
+
+def _note_signal(signum, frame) -> None:
+    """Before a command starts: remember the signal; the command raises it as soon as it starts."""
+    from avremix import pipeline
+
+    pipeline.STOP = signum
 
 
 def user_errors(fn):
     """Turn :class:`AvremixError` into one line on stderr and a non-zero exit code; no tracebacks (unless
     ``--debug``). SIGINT and SIGTERM stop the command cleanly (no partial output, no temporary file) with
-    exit code 130 or 143."""
+    exit code 130 or 143, whatever they interrupted."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        signal.signal(signal.SIGTERM, _on_signal)
-        signal.signal(signal.SIGINT, _on_signal)
-        try:
-            return fn(*args, **kwargs)
-        except AvremixError as e:
-            if DEBUG:
-                raise
-            _fail(str(e), e.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted (SIGINT); no partial output was left behind; rerun with --skip-existing to finish", 130)
-        except Terminated:
-            _fail("terminated (SIGTERM); no partial output was left behind; rerun with --skip-existing to finish", 143)
-        except OSError as e:
-            if DEBUG:
-                raise
-            from avremix.pipeline import os_error_line
+        from avremix import pipeline
 
-            _fail(os_error_line(e, e.filename or "avremix"), 1)
+        try:
+            signal.signal(signal.SIGTERM, _on_signal)
+            signal.signal(signal.SIGINT, _on_signal)
+            pipeline.check_stop()  # a signal that came while the command line was being read
+            return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except Exception as e:
+            if pipeline.STOP is None:
+                raise
+            _stopped(pipeline.STOP)
+        except BaseException as e:
+            if pipeline.STOP is not None or isinstance(e, (KeyboardInterrupt, Terminated)):
+                _stopped(pipeline.STOP or (signal.SIGINT if isinstance(e, KeyboardInterrupt) else signal.SIGTERM))
             if DEBUG:
                 raise
+            if isinstance(e, AvremixError):
+                _fail(str(e), e.exit_code)
+            if isinstance(e, OSError):
+                _fail(pipeline.os_error_line(e, e.filename or "avremix"), 1)
             _fail(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} (rerun with `avremix --debug ...` for the traceback, and please report it)", 3)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):  # the work is over: a late signal changes nothing
+                signal.signal(sig, signal.SIG_IGN)
 
     return wrapper
+
+
+def _stopped(signum: int) -> None:
+    name, code = ("SIGINT", 130) if signum == signal.SIGINT else ("SIGTERM", 143)
+    _fail(f"interrupted ({name}); no partial output was left behind; rerun with --skip-existing to finish", code)
 
 
 DEBUG = False
@@ -122,6 +133,8 @@ def main(version: bool = typer.Option(False, "--version", help="Print the versio
          debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks instead of one-line errors (for bug reports).")) -> None:
     global DEBUG
     DEBUG = debug or DEBUG
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _note_signal)
     if version:
         typer.echo(f"avremix {__version__}")
         raise typer.Exit()

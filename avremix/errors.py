@@ -28,3 +28,8 @@ class UsageError(AvremixError):
     """The command line asks for something that cannot be done (bad option combination...)."""
 
     exit_code = 2
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is (like ``KeyboardInterrupt`` for SIGINT), so that every writer
+    cleans up as for Ctrl-C; a ``BaseException``, so no ``except Exception`` swallows it."""

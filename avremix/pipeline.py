@@ -35,6 +35,9 @@ from avremix.features.context import ContextFeatures
 from avremix.media import AudioDecoder, FrameSampler, probe
 from avremix.media.probe import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, MediaInfo
 
+#: The signal that asked the command to stop (set by the CLI's handler); see :func:`check_stop`.
+STOP: int | None = None
+
 #: Called with (seconds done, seconds in total or None).
 Progress = Callable[[float, float | None], None]
 
@@ -100,10 +103,27 @@ def processed(source: Source, model: ChunkModel | None, config: EngineConfig | N
     total = decoder.expected_duration
     report = (lambda s: on_progress(min(s, total) if total else s, total)) if on_progress else None
     if model is None or strength == 0:
-        return _counting(decoder, decoder.sample_rate, report) if report is not None else iter(decoder)
+        return _stoppable(_counting(decoder, decoder.sample_rate, report) if report is not None else decoder)
     engine = Engine(model, decoder.sample_rate, config, strength=strength)
     visual = visual_context(model, source.path, source.info, decoder.start, context, captions)
-    return engine.stream(decoder, visual, on_progress=report)
+    return _stoppable(engine.stream(decoder, visual, on_progress=report))
+
+
+def check_stop() -> None:
+    """Raise the interruption a signal asked for (the handler raises it too, but a library that catches
+    everything, such as a C callback, can swallow that raise)."""
+    if STOP is not None:
+        import signal
+
+        from avremix.errors import Terminated
+
+        raise KeyboardInterrupt if STOP == signal.SIGINT else Terminated
+
+
+def _stoppable(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    for block in blocks:
+        check_stop()
+        yield block
 
 
 @dataclass
@@ -214,6 +234,7 @@ def run_many(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, run
     summary = open(options.summary, "a", buffering=1) if options.summary else None
     try:
         for k, (job, folder, final) in enumerate(plan):
+            check_stop()
             if on_file is not None:
                 on_file(k, len(plan), str(job.input))
             started = time.perf_counter()
