@@ -343,7 +343,7 @@ def evaluate(
     if clip_model:
         model.config.clip_model = clip_model
     sep = load(separator) if references and separator.lower() != "none" else None
-    others = {f"compare: {name}": load(name) for name in compare}
+    others = {f"compare: {Path(name).name or name}": load(name) for name in compare}  # a folder by its name
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("evaluate", total=None, clock="")
         result = run_evaluation(model, data, split, shuffle_video=shuffle_video, seed=seed, clip_weights=clip_weights, references=references,
