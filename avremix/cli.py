@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from avremix import __version__
+from avremix import errors
 from avremix.errors import AvremixError, Terminated, UsageError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a model hub: avremix loads local weights only
@@ -53,19 +54,15 @@ def _fail(message: str, code: int) -> None:
 
 
 def _on_signal(signum, frame) -> None:
-    from avremix import pipeline
-
     for sig in (signal.SIGINT, signal.SIGTERM):  # one is enough: let the clean-up finish undisturbed
         signal.signal(sig, signal.SIG_IGN)
-    pipeline.STOP = signum  # also raised again at the next block, should a library swallow this raise
+    errors.STOP = signum  # also raised again at the next block, should a library swallow this raise
     raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
 
 
 def _note_signal(signum, frame) -> None:
     """Before a command starts: remember the signal; the command raises it as soon as it starts."""
-    from avremix import pipeline
-
-    pipeline.STOP = signum
+    errors.STOP = signum
 
 
 def user_errors(fn):
@@ -75,26 +72,26 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from avremix import pipeline
-
         try:
             signal.signal(signal.SIGTERM, _on_signal)
             signal.signal(signal.SIGINT, _on_signal)
-            pipeline.check_stop()  # a signal that came while the command line was being read
+            errors.check_stop()  # a signal that came while the command line was being read
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
-            if pipeline.STOP is None:
+            if errors.STOP is None:
                 raise
-            _stopped(pipeline.STOP)
+            _stopped(errors.STOP)
         except BaseException as e:
-            if pipeline.STOP is not None or isinstance(e, (KeyboardInterrupt, Terminated)):
-                _stopped(pipeline.STOP or (signal.SIGINT if isinstance(e, KeyboardInterrupt) else signal.SIGTERM))
+            if errors.STOP is not None or isinstance(e, (KeyboardInterrupt, Terminated)):
+                _stopped(errors.STOP or (signal.SIGINT if isinstance(e, KeyboardInterrupt) else signal.SIGTERM))
             if DEBUG:
                 raise
             if isinstance(e, AvremixError):
                 _fail(str(e), e.exit_code)
             if isinstance(e, OSError):
-                _fail(pipeline.os_error_line(e, e.filename or "avremix"), 1)
+                from avremix.pipeline import os_error_line
+
+                _fail(os_error_line(e, e.filename or "avremix"), 1)
             _fail(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} (rerun with `avremix --debug ...` for the traceback, and please report it)", 3)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):  # the work is over: a late signal changes nothing

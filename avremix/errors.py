@@ -8,6 +8,7 @@ one, what to do about it.
 from __future__ import annotations
 
 import os
+import signal
 
 
 class AvremixError(Exception):
@@ -33,3 +34,16 @@ class UsageError(AvremixError):
 class Terminated(BaseException):
     """SIGTERM, raised where the program is (like ``KeyboardInterrupt`` for SIGINT), so that every writer
     cleans up as for Ctrl-C; a ``BaseException``, so no ``except Exception`` swallows it."""
+
+
+#: The signal that asked the running command to stop (set by the CLI's handlers, which must not import
+#: anything: a signal can land in the middle of an import).
+STOP: int | None = None
+
+
+def check_stop() -> None:
+    """Raise the interruption a signal asked for. The handler raises it too, but a library that catches
+    everything (a C callback, an import in progress) can swallow that raise; the pipeline calls this at
+    every block and between files."""
+    if STOP is not None:
+        raise KeyboardInterrupt if STOP == signal.SIGINT else Terminated

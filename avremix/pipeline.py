@@ -30,13 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from avremix.engine import ChunkModel, Engine, EngineConfig
-from avremix.errors import AvremixError, MediaError, UsageError
+from avremix.errors import AvremixError, MediaError, UsageError, check_stop
 from avremix.features.context import ContextFeatures
 from avremix.media import AudioDecoder, FrameSampler, probe
 from avremix.media.probe import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, MediaInfo
-
-#: The signal that asked the command to stop (set by the CLI's handler); see :func:`check_stop`.
-STOP: int | None = None
 
 #: Called with (seconds done, seconds in total or None).
 Progress = Callable[[float, float | None], None]
@@ -107,17 +104,6 @@ def processed(source: Source, model: ChunkModel | None, config: EngineConfig | N
     engine = Engine(model, decoder.sample_rate, config, strength=strength)
     visual = visual_context(model, source.path, source.info, decoder.start, context, captions)
     return _stoppable(engine.stream(decoder, visual, on_progress=report))
-
-
-def check_stop() -> None:
-    """Raise the interruption a signal asked for (the handler raises it too, but a library that catches
-    everything, such as a C callback, can swallow that raise)."""
-    if STOP is not None:
-        import signal
-
-        from avremix.errors import Terminated
-
-        raise KeyboardInterrupt if STOP == signal.SIGINT else Terminated
 
 
 def _stoppable(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
