@@ -201,14 +201,11 @@ def run_many(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, run
     if options.shard is not None:
         i, n = options.shard
         jobs = [job for job in jobs if shard_of(job.rel, n) == i - 1]
-    if not jobs:
-        if results:
-            return results
-        if options.shard is not None:
-            return []  # this shard holds none of the files: nothing to do
     out_dir = Path(output)
     plan: list[tuple[Job, Path, Path]] = []  # job, folder given to run_one, final output
-    if single is not None and len(jobs) == 1 and not results:
+    if not jobs:
+        pass  # nothing to write (a shard without files, or inputs that all gave none): no output folder either
+    elif single is not None and len(jobs) == 1 and not results:
         plan = [(jobs[0], single.parent, single)]
     else:
         if out_dir.exists() and not out_dir.is_dir():
@@ -218,7 +215,15 @@ def run_many(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, run
             plan.append((job, folder, target(job.input, folder)))
     clashes = _clashes(plan)
     summary = open(options.summary, "a", buffering=1) if options.summary else None
+
+    def record(result: FileResult) -> None:
+        if summary is not None:
+            line = {key: getattr(result, key) for key in ("input", "output", "ok", "skipped", "error", "seconds", "realtime", "duration")}
+            summary.write(json.dumps({**line, **options.meta}) + "\n")
+
     try:
+        for result in results:  # inputs that gave no file (an empty folder, a pattern matching nothing)
+            record(result)
         for k, (job, folder, final) in enumerate(plan):
             check_stop()
             if on_file is not None:
@@ -232,9 +237,7 @@ def run_many(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, run
                 result = _run_one(run_one, job.input, folder, final, made=not folder.exists())
             result.seconds = result.seconds if result.seconds is not None else round(time.perf_counter() - started, 3)
             results.append(result)
-            if summary is not None:
-                line = {k: getattr(result, k) for k in ("input", "output", "ok", "skipped", "error", "seconds", "realtime", "duration")}
-                summary.write(json.dumps({**line, **options.meta}) + "\n")
+            record(result)
     finally:
         if summary is not None:
             summary.close()

@@ -110,9 +110,11 @@ def test_input_side_errors_are_one_line_and_create_nothing(tmp_path):
     proc = run_cli("highlight", tmp_path / "empty", "-o", tmp_path / "out.mp4", "-s", "0")
     one_line_failure(proc, "empty", "holds no media files")
     assert not (tmp_path / "out.mp4").exists()
-    proc = run_cli("separate", str(tmp_path / "nothing*.mp4"), "-o", tmp_path / "out")
+    proc = run_cli("separate", str(tmp_path / "nothing*.mp4"), "-o", tmp_path / "out", "--summary", tmp_path / "s.jsonl")
     one_line_failure(proc, "matches no media file")
     assert not (tmp_path / "out").exists()
+    line = json.loads((tmp_path / "s.jsonl").read_text())  # the summary names it too
+    assert line["ok"] is False and "matches no media file" in line["error"]
 
 
 def test_output_side_errors_are_one_line_and_leave_nothing(tmp_path):
