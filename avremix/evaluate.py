@@ -19,7 +19,6 @@ from avremix.train import SeparationSet, TrainingSet
 
 #: stem levels of the separate-then-remix reference, in LU relative to the dialogue (DnR's mixing offsets)
 REMIX_OFFSETS_LU = {"dialogue": 0.0, "music": -7.0, "effects": -4.0}
-HIGHLIGHT_METRICS = ("MAG", "ENV", "W-dis", "flutter", "flutter_p95")
 
 
 def target_loudness(data: str | Path, split: str = "train", limit: int = 200) -> float:
@@ -92,7 +91,8 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
             normed = torch.stack([torch.from_numpy(normalize_loudness(it[0].numpy(), sr, level)[0])[None] for it in x])
             add("input, loudness-normalised", normed, y, x)
             if separator is not None:
-                frames = [ds.base[i]["frames"].numpy() for i in idx] if getattr(separator, "fps", None) else [None] * len(idx)
+                pixels = v if ds.context is None else torch.stack([ds.base[i]["frames"] for i in idx])  # a feature model's items hold features
+                frames = [f.numpy() for f in pixels] if getattr(separator, "fps", None) else [None] * len(idx)
                 remixed = torch.stack([torch.from_numpy(separate_then_remix(separator, it.numpy(), f, sr, level)) for it, f in zip(x, frames)])
                 add("separate-then-remix", remixed, y, x)
         for name, other in (compare or {}).items():
