@@ -154,7 +154,7 @@ def highlight(
     steps: int | None = _STEPS, noise: float | None = _NOISE,
     audio_stream: int | None = typer.Option(None, "--audio-stream", help="Which audio stream to process, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
     segment: float = _SEGMENT, overlap: float = _OVERLAP, context: float = _CONTEXT, batch_size: int = _BATCH, device: str = _DEVICE,
-    precision: str = typer.Option("auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16 (CUDA only). "
+    precision: str = typer.Option("auto", help="auto (bf16 on CUDA and on CPUs with native bf16 such as AVX512-BF16 or AMX, else fp32), fp32, bf16 or fp16 (CUDA only). "
                                   "bf16 on the CPU runs the default model about 1.7x faster on CPUs with AVX512-BF16 or AMX, "
                                   "with the same test metrics; elsewhere it is slower."),
     seed: int = typer.Option(0, help="Seed of the starting noise of a flow model run with --noise above 0 (same seed, same output)."),
@@ -255,7 +255,7 @@ def separate(
     fmt: str = typer.Option("flac", "--format", help="Stem files: flac or wav (both 24-bit, full band, the input's rate and channels)."),
     audio_stream: int | None = typer.Option(None, "--audio-stream", help="Which audio stream to separate, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
     segment: float = _SEGMENT, overlap: float = _OVERLAP, context: float = _CONTEXT, batch_size: int = _BATCH, device: str = _DEVICE,
-    precision: str = typer.Option("auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16 (CUDA only)."),
+    precision: str = typer.Option("auto", help="auto (bf16 on CUDA and on CPUs with native bf16 such as AVX512-BF16 or AMX, else fp32), fp32, bf16 or fp16 (CUDA only)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     recursive: bool = _RECURSIVE, shard: str | None = _SHARD, skip_existing: bool = _SKIP, summary: Path | None = _SUMMARY,
     as_json: bool = _JSON, quiet: bool = _QUIET,

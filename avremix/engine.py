@@ -74,7 +74,7 @@ class EngineConfig:
     context: float = 1.0  # seconds of real neighbouring audio the model also sees on each side (cropped away)
     batch_size: int = 4  # chunks per forward pass
     device: str = "auto"  # "auto" (CUDA when available) | "cpu" | "cuda" | "cuda:N"
-    precision: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU) | "fp32" | "bf16" (CUDA or CPU) | "fp16" (CUDA)
+    precision: str = "auto"  # "auto" (bf16 on CUDA and on CPUs with native bf16, else fp32) | "fp32" | "bf16" (CUDA or CPU) | "fp16" (CUDA)
     seed: int = 0  # seed of the initial noise of generative models
 
     def validate(self) -> None:
@@ -102,10 +102,26 @@ def resolve_device(name: str) -> torch.device:
         raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}") from None
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX, read from ``/proc/cpuinfo``): there
+    bf16 autocast runs avremix's models 1.5 to 2.2x faster than fp32; elsewhere it is emulated and slower."""
+    global _CPU_BF16
+    if _CPU_BF16 is None:
+        try:
+            flags = next((line for line in open("/proc/cpuinfo") if line.startswith("flags")), "").split()
+        except OSError:  # not Linux
+            flags = []
+        _CPU_BF16 = "avx512_bf16" in flags or "amx_bf16" in flags
+    return _CPU_BF16
+
+
+_CPU_BF16: bool | None = None
+
+
 def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """The model's autocast dtype: bf16 by default on CUDA; on the CPU only when asked for (``bf16`` pays
-    off on CPUs with AVX512-BF16 or AMX and is slower elsewhere, so ``auto`` keeps fp32 there)."""
-    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+    """The model's autocast dtype. ``auto``: bf16 on CUDA, and on CPUs that compute bf16 natively
+    (:func:`cpu_has_bf16`), fp32 on other CPUs."""
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda" and not (device.type == "cpu" and cpu_has_bf16())):
         return None
     if precision == "fp16" and device.type != "cuda":
         raise UsageError("--precision fp16 needs a CUDA device; on the CPU use bf16 or fp32")

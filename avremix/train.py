@@ -29,6 +29,7 @@ import csv
 import dataclasses
 import math
 import os
+import sys
 import time
 import typing
 from collections.abc import Callable
@@ -66,6 +67,7 @@ class TrainConfig:
     augment: bool = True  # fresh Muddy Mix gains and level for every crop
     modes: tuple[str, ...] = MODES  # Muddy Mix modes the augmentation draws from
     silence: float = 0.0  # probability of a stretch of silence in an augmented crop
+    dynamic_mix: float = 0.0  # separators: probability that a crop's music and effects (with its scene frames) come from other clips
     checkpoint_every: int = 500
     val_every: int = 500
     val_examples: int = 32  # validation crops (same every time)
@@ -192,25 +194,39 @@ class TrainingSet(_Crops):
 
 class SeparationSet(_Crops):
     """AV-CASS crops for separators: ``input`` mixture ``[1, T]``, ``target`` stems ``[K, T]``, ``frames``
-    face and scene ``[F, 2, H, W, 3]``; with ``augment``, the stems are remixed with fresh gains."""
+    face and scene ``[F, 2, H, W, 3]``; with ``augment``, the stems are remixed with fresh gains.
 
-    def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int):
+    ``dynamic_mix`` (dynamic mixing, as in Wavesplit and Sepformer's recipes): the probability that a crop
+    keeps only its dialogue and face stream and takes its music from one other clip of the split and its
+    effects, with the scene stream that shows them, from another. The pictures stay caused by the sounds
+    they go with (the face by the dialogue, the scene by the effects), and a split of N clips yields
+    about N³ mixtures instead of N."""
+
+    def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, dynamic_mix: float = 0.0):
         self.base = AVDnRDataset(root, split, crop=crop, seed=seed)
         if not self.base.rows:
             raise UsageError(f"has no {split} examples", root)
-        self.augment, self.seed, self.calls = augment, seed, 0
+        if not 0.0 <= dynamic_mix <= 1.0:
+            raise UsageError(f"--set dynamic_mix= is a probability between 0 and 1, got {dynamic_mix}")
+        self.augment, self.seed, self.calls, self.dynamic_mix = augment, seed, 0, float(dynamic_mix)
+
+    def _stems(self, item: dict[str, torch.Tensor]) -> torch.Tensor:
+        stems = item["stems"]
+        return stems.mean(dim=1) if stems.dim() == 3 else stems  # stereo dataset: [K, C, T] -> mono [K, T]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.base[index]
-        stems = item["stems"]
-        if stems.dim() == 3:  # stereo dataset: [K, C, T] -> mono
-            stems = stems.mean(dim=1)
+        stems, scene = self._stems(item), item["scene"]
         if self.augment:
             self.calls += 1
             rng = np.random.default_rng(seed_of(self.seed, index, self.calls, os.getpid()))
+            if rng.random() < self.dynamic_mix:
+                music, effects = (self.base[int(j)] for j in rng.integers(len(self.base), size=2))
+                stems = torch.stack([stems[0], self._stems(music)[1], self._stems(effects)[2]])  # [K, T]
+                scene = effects["scene"]
             gains = 10 ** (rng.uniform(-3, 3, size=(stems.shape[0], 1)) / 20) * 10 ** (rng.uniform(-6, 6) / 20)
             stems = stems * torch.from_numpy(gains).float()
-        frames = torch.stack([item["face"], item["scene"]], dim=1)  # [F, 2, H, W, 3]
+        frames = torch.stack([item["face"], scene], dim=1)  # [F, 2, H, W, 3]
         return {"input": stems.sum(0, keepdim=True), "target": stems, "frames": frames, "stems": stems}
 
 
@@ -386,13 +402,18 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
 
 
 def _initialise(model: torch.nn.Module, name_or_path: str) -> None:
-    """Copy the weights of a saved model into ``model``; they must fit exactly (same type and sizes)."""
+    """Copy the weights of a saved model into ``model``. Every tensor of the saved model must fit one of
+    ``model`` exactly (same type and sizes); layers that ``model`` adds (say ``model.cond_blocks=4`` on a
+    model saved with none) keep their initialisation, which for such blocks is the identity."""
     source = checkpoint.load(name_or_path)
     own, theirs = model.state_dict(), source.state_dict()
-    if source.name != model.name or set(own) != set(theirs) or any(own[k].shape != theirs[k].shape for k in own):
+    if source.name != model.name or not set(theirs) <= set(own) or any(own[k].shape != theirs[k].shape for k in theirs):
         raise UsageError(f"init={name_or_path}: its weights do not fit this {model.name} model (different type or sizes); "
                          "train with the same model settings as it was built with")
-    model.load_state_dict(theirs)
+    added = sorted({k.split(".")[0] for k in set(own) - set(theirs)})
+    if added:
+        print(f"init={name_or_path}: new layers keep their initialisation: {', '.join(added)}", file=sys.stderr)
+    model.load_state_dict(theirs, strict=False)
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -418,7 +439,7 @@ class _Objective(torch.nn.Module):
 def training_set(model, data, split: str, config: TrainConfig, augment: bool, seed: int, context: ContextFeatures | None = None) -> Dataset:
     """The model's kind of data: AV-CASS crops for a separator, Muddy Mix crops for a highlighter."""
     if is_separator(model):
-        return SeparationSet(data, split, config.crop, augment, seed)
+        return SeparationSet(data, split, config.crop, augment, seed, config.dynamic_mix)
     return TrainingSet(data, split, config.crop, augment, seed, context, config.modes, config.silence)
 
 
@@ -447,7 +468,7 @@ def _validate_ema(model, ema: EMA, batches, device) -> dict[str, float]:
         model.load_state_dict(backup)
 
 
-LOG_FIELDS = ["step", "loss", "fm", "rollout", "stems", "mrstft", "l1", "grad_norm", "lr", "seconds"] + [
+LOG_FIELDS = ["step", "loss", "fm", "rollout", "start", "stems", "mrstft", "l1", "grad_norm", "lr", "seconds"] + [
     f"val_{who}_{m}" for who in ("model", "input") for m in ("MAG", "ENV", "W-dis")] + ["val_model_SI-SDRi"] + [
     f"val_{who}_SI-SDR_{stem}" for who in ("model", "input") for stem in ("dialogue", "music", "effects")]
 

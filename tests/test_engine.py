@@ -63,7 +63,8 @@ def audio():
 
 
 def config(**kw):
-    base = dict(segment=2.0, overlap=0.5, context=0.05, batch_size=3, device="cpu")
+    # fp32 unless a test asks: these tests check the engine's arithmetic, which bf16 would blur
+    base = dict(segment=2.0, overlap=0.5, context=0.05, batch_size=3, device="cpu", precision="fp32")
     return EngineConfig(**{**base, **kw})
 
 
@@ -208,6 +209,18 @@ def test_bf16_on_the_cpu_matches_fp32_and_fp16_needs_cuda(audio):
     assert out.dtype == fp32.dtype and 0 < np.abs(out - fp32).max() < 5e-2  # really ran in bf16, and close
     with pytest.raises(UsageError, match="fp16 needs a CUDA device"):
         Engine(model, SR, config(device="cpu", precision="fp16"))
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_takes_bf16_only_on_cpus_that_have_it(monkeypatch, native):
+    import avremix.engine as engine
+
+    monkeypatch.setattr(engine, "_CPU_BF16", native)
+    auto = Engine(SmallConv(), SR, config(device="cpu", precision="auto"))
+    assert auto.autocast == (torch.bfloat16 if native else None)
+    assert Engine(SmallConv(), SR, config(device="cpu", precision="fp32")).autocast is None  # fp32 when asked, always
+    monkeypatch.setattr(engine, "_CPU_BF16", None)  # and the probe of this machine answers without error
+    assert isinstance(engine.cpu_has_bf16(), bool)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -12,6 +12,7 @@ import torch
 
 from avremix import checkpoint
 from avremix.engine import Engine, EngineConfig, stem_weights
+from avremix.errors import UsageError
 from avremix.media import AudioDecoder, probe
 from avremix.nets.cass import CASSConfig, CASSSeparator
 from avremix.samples import make_clip
@@ -197,3 +198,48 @@ def test_train_and_evaluate_a_separator(avdnr_corpus, tmp_path, name, sets):
     assert ("model, video shuffled" in rows) == (name == "cass")  # only a model that takes the picture
     for key in ("SDR_dialogue", "SI-SDR_music", "SI-SDRi_effects"):
         assert np.isfinite(rows["model"][key])
+
+
+def test_dynamic_mixing_keeps_each_picture_with_its_sound(avdnr_corpus):
+    from avremix.train import SeparationSet
+
+    plain = SeparationSet(avdnr_corpus, "train", 1.0, augment=False, seed=0)
+    mixed = SeparationSet(avdnr_corpus, "train", 1.0, augment=True, seed=0, dynamic_mix=1.0)
+    clips = [plain[i] for i in range(len(plain))]
+    swapped = 0
+    for _ in range(6):
+        item = mixed[0]
+        torch.testing.assert_close(item["input"][0], item["target"].sum(0))  # the mixture is the sum of its stems
+        # the dialogue and its face stay those of clip 0 (up to the fresh stem gain) ...
+        assert torch.equal(item["frames"][:, 0], clips[0]["frames"][:, 0])
+        gain = item["target"][0].norm() / clips[0]["target"][0].norm()
+        torch.testing.assert_close(item["target"][0], clips[0]["target"][0] * gain, atol=1e-4, rtol=1e-3)
+        # ... and the effects come with the scene stream of the clip they were taken from
+        j = next(j for j, c in enumerate(clips) if torch.equal(item["frames"][:, 1], c["frames"][:, 1]))
+        g = item["target"][2].norm() / clips[j]["target"][2].norm()
+        torch.testing.assert_close(item["target"][2], clips[j]["target"][2] * g, atol=1e-4, rtol=1e-3)
+        swapped += j != 0
+    assert swapped  # with 3 clips, six draws that all pick clip 0 again would be a broken sampler
+    with pytest.raises(UsageError, match="dynamic_mix"):
+        SeparationSet(avdnr_corpus, "train", 1.0, augment=True, seed=0, dynamic_mix=1.5)
+
+
+def test_init_grows_a_separator_with_conditioning_blocks(avdnr_corpus, tmp_path):
+    from avremix.train import TrainConfig, apply_overrides, model_config_for, train
+
+    sets = ["model.hidden=32", "model.blocks=1", "model.mask_channels=4", "model.mask_layers=1", "model.visual_dim=16"]
+    config = TrainConfig(model="cass", steps=1, batch_size=2, crop=1.0, val_every=10, checkpoint_every=1, log_every=1, val_examples=2)
+    model_config = model_config_for("cass")
+    apply_overrides(config, model_config, sets)
+    train(avdnr_corpus, tmp_path / "a", config, model_config)
+    small = checkpoint.load(str(tmp_path / "a" / "model")).eval()
+    config.steps, config.init = 0, str(tmp_path / "a" / "model")
+    model_config.cond_blocks = 2
+    _, grown = train(avdnr_corpus, tmp_path / "b", config, model_config)
+    assert len(grown.cond_blocks) == 2
+    audio, frames = torch.randn(1, 1, 16000) * 0.1, torch.randint(0, 255, (1, 10, 64, 64, 3), dtype=torch.uint8)
+    with torch.no_grad():  # the new blocks start as identities: the grown model separates exactly as the saved one
+        torch.testing.assert_close(grown.eval()(audio, frames), small(audio, frames), atol=1e-5, rtol=1e-4)
+    model_config.hidden = 48
+    with pytest.raises(UsageError, match="do not fit"):
+        train(avdnr_corpus, tmp_path / "c", config, model_config)

@@ -15,8 +15,10 @@ the mixture to each stem, guided by a face stream and a scene stream.
 
   the exact velocity of the straight path when the stem is a gain of its start, as in the highlighter.
 - Loss: flow matching on that path + the rollout loss (integrate ``rollout_steps`` Euler steps from
-  ``x0`` inside training, penalise the end's error in the compressed domain and, with ``mag_weight``, in
-  linear magnitude) + the masks' fit to the stems' ratio masks. Sampling: ``steps`` Euler steps (2).
+  ``x0`` inside training, penalise the end's error in the compressed domain, with ``mag_weight`` in
+  linear magnitude, and with ``sdr_weight`` as the negative SDR of the decoded waveforms) + the masks'
+  fit to the stems' ratio masks + (``start_weight``) the same distance for the start itself, so that the
+  masked mixture is a good separation on its own. Sampling: ``steps`` Euler steps (2).
 - ``forward`` returns ``[B, K, T]`` stems; the engine then makes them sum to the mixture exactly
   (mixture consistency) and keeps the band above 8 kHz (see ``avremix.engine``).
 """
@@ -38,6 +40,7 @@ from avremix.nets.common import (
     frames_to_steps,
     mask_refiner,
     ratio_mask_loss,
+    sdr_loss,
     sinusoidal,
     spectral_distance,
     visual_encoder,
@@ -57,8 +60,11 @@ class CASSConfig(VisualInputConfig):
     rollout_weight: float = 1.0
     mag_weight: float = 0.1  # weight of the linear-magnitude error in the rollout distance
     mask_weight: float = 1.0  # weight of the masks' fit to the ratio masks
+    start_weight: float = 0.0  # weight of the rollout distance of the flow's start (the masked mixture) to the stems
+    sdr_weight: float = 0.0  # weight of the negative SDR (dB, waveforms) in that distance
     mask_channels: int = 16  # width of the masks' 2-D refinement
     mask_layers: int = 2
+    cond_blocks: int = 0  # dilated residual blocks in the conditioning path, before its attention (they start as identities)
     max_log_gain: float = 3.0
 
 
@@ -81,6 +87,7 @@ class CASSSeparator(nn.Module):
         self.cond_audio = nn.Conv1d(io, c.hidden, 1)
         self.cond_visual = nn.Conv1d(2 * c.visual_dim, c.hidden, 1)
         self.cond_mix = nn.Conv1d(2 * c.hidden, c.hidden, 3, padding=1)
+        self.cond_blocks = nn.ModuleList(ResBlock(c.hidden, 2 ** (i % 4)) for i in range(c.cond_blocks))
         self.cond_attn = nn.TransformerEncoderLayer(c.hidden, c.heads, 2 * c.hidden, dropout=0.0, batch_first=True, norm_first=True)
         self.masks = nn.Conv1d(c.hidden, K * bins, 1)
         self.mask_refine = mask_refiner(K, c.mask_channels, c.mask_layers)
@@ -92,7 +99,7 @@ class CASSSeparator(nn.Module):
         self.attn = nn.TransformerEncoderLayer(c.hidden, c.heads, 2 * c.hidden, dropout=0.0, batch_first=True, norm_first=True)
         self.out = nn.Conv1d(c.hidden, io, 1)  # residual r
         self.gain = nn.Conv1d(c.hidden, bins, 1)  # log G
-        for layer in (self.out, self.gain, self.mask_refine[-1]):
+        for layer in (self.out, self.gain, self.mask_refine[-1], *(b.conv2 for b in self.cond_blocks)):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -108,6 +115,8 @@ class CASSSeparator(nn.Module):
             face, scene = (visual[:, :, 0], visual[:, :, 1]) if visual.dim() == 6 else (visual, visual)
             v = torch.cat([frames_to_steps(self.face(face), N), frames_to_steps(self.scene(scene), N)], dim=1)  # [B, 2D, N]
         h = self.cond_mix(F.gelu(torch.cat([a, self.cond_visual(v)], dim=1)))  # [B, H, N]
+        for block in self.cond_blocks:
+            h = block(h)
         h = self.cond_attn(h.transpose(1, 2)).transpose(1, 2)
         level = x_in.float().pow(2).sum(dim=1).sqrt()[:, None]  # compressed magnitude [B, 1, F, N]
         logits = self.masks(h).reshape(B, -1, Fq, N).float()  # [B, K, F, N]
@@ -146,13 +155,25 @@ class CASSSeparator(nn.Module):
         x1 = self.spectral.encode(target.reshape(B * K, 1, T))  # [B*K, 2, F, N]
         h, masks = self.condition(x_in, visual)
         x0 = self.start(x_in, masks)
+
+        def distance(x: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+            d = self.distance(x, x1)
+            if c.sdr_weight:
+                mixture = audio.expand(B, K, T).reshape(B * K, T)
+                d = d + c.sdr_weight * sdr_loss(self.spectral.decode(x, T).reshape(B * K, T), target.reshape(B * K, T), mixture)
+            return d
+
         s = sample_path(x0.detach(), x1)  # one t per stem item
         fm = cfm_loss(self.velocity(s.xt, s.t, h), s)
         total, parts = fm, {"fm": fm.item()}
         if c.rollout_steps:
-            ro = rollout_loss(lambda x, tt: self.velocity(x, tt, h), x0, x1, c.rollout_steps, distance=self.distance)
+            ro = rollout_loss(lambda x, tt: self.velocity(x, tt, h), x0, x1, c.rollout_steps, distance=distance)
             total = total + c.rollout_weight * ro
             parts["rollout"] = ro.item()
+        if c.start_weight:
+            start = distance(x0, x1)
+            total = total + c.start_weight * start
+            parts["start"] = start.item()
         if c.mask_weight:
             fit = ratio_mask_loss(self.spectral, masks, target, x_in)
             total = total + c.mask_weight * fit
