@@ -319,10 +319,11 @@ def evaluate(
     data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder (highlighters) or an AV-CASS one (separators: build-dataset avdnr).", show_default=False),
     split: str = typer.Option("test", help="train, val or test."),
     shuffle_video: bool = typer.Option(True, "--shuffle-video/--no-shuffle-video", help="Also score the model with every clip given another clip's frames (does it use the picture?)."),
-    compare: list[str] = typer.Option([], "--compare", help="Another highlighter to score beside it (a name or folder; repeat for several), e.g. the previous default.", show_default=False),
+    compare: list[str] = typer.Option([], "--compare", help="Another model of the same kind to score beside it (a name or folder; repeat for several), e.g. the previous default or an audio-only baseline.", show_default=False),
     separator: str = typer.Option("separate-cass", "--separator", help="The separator of the separate-then-remix reference row (its stems at DnR's levels); `none` leaves the row out."),
     references: bool = typer.Option(True, "--references/--no-references", help="Score the reference rows: the input loudness-normalised to the training targets' median loudness, and separate-then-remix."),
     figure: Path | None = typer.Option(None, "--figure", help="Write a PNG of every row's gain flutter per clip beside the target's.", show_default=False),
+    precision: str = typer.Option("auto", help="Precision the models run at, as in highlight and separate: auto, fp32 or bf16."),
     steps: int | None = _STEPS, noise: float | None = _NOISE,
     clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,
     seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
@@ -331,20 +332,25 @@ def evaluate(
     gain flutter against the target's own); for a separator, SDR / SI-SDR / SI-SDRi per stem of the mixture,
     ideal ratio masks, the model and the model with the video shuffled."""
     from avremix.checkpoint import DEFAULT_MODEL, load
+    from avremix.engine import EngineConfig
     from avremix.evaluate import evaluate as run_evaluation, flutter_figure
 
+    EngineConfig(precision=precision).validate()
     model = load(model_name or DEFAULT_MODEL)
+    others = {f"compare: {Path(name).name or name}": load(name) for name in compare}  # a folder by its name
+    for name, other in zip(compare, others.values()):
+        if bool(getattr(other, "stems", None)) != bool(getattr(model, "stems", None)):
+            raise UsageError(f"--compare {name}: one model is a separator and the other a highlighter; compare models of the same kind")
     if getattr(model, "stems", None):
-        return _evaluate_separator(model, data, split, as_json, quiet)
+        return _evaluate_separator(model, data, split, others, precision, as_json, quiet)
     _sampling(model, steps, noise)
     if clip_model:
         model.config.clip_model = clip_model
     sep = load(separator) if references and separator.lower() != "none" else None
-    others = {f"compare: {Path(name).name or name}": load(name) for name in compare}  # a folder by its name
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("evaluate", total=None, clock="")
         result = run_evaluation(model, data, split, shuffle_video=shuffle_video, seed=seed, clip_weights=clip_weights, references=references,
-                                separator=sep, compare=others, on_batch=lambda b, n: bar.update(task, completed=b, total=n, clock=f"{b}/{n} batches"))
+                                separator=sep, compare=others, precision=precision, on_batch=lambda b, n: bar.update(task, completed=b, total=n, clock=f"{b}/{n} batches"))
     if figure is not None:
         flutter_figure(result, figure)
     if as_json:
@@ -358,19 +364,19 @@ def evaluate(
         typer.echo(f"  {row:<32} {metrics} {m['flutter']:6.2f} / {m['flutter_p95']:5.2f} {share}")
 
 
-def _evaluate_separator(model, data: Path, split: str, as_json: bool, quiet: bool) -> None:
+def _evaluate_separator(model, data: Path, split: str, compare: dict, precision: str, as_json: bool, quiet: bool) -> None:
     from avremix.evaluate import evaluate_separation
 
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("evaluate", total=None, clock="")
-        result = evaluate_separation(model, data, split, on_clip=lambda i, n: bar.update(task, completed=i, total=n, clock=f"{i}/{n} clips"))
+        result = evaluate_separation(model, data, split, compare=compare, precision=precision, on_clip=lambda i, n: bar.update(task, completed=i, total=n, clock=f"{i}/{n} clips"))
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
     typer.echo(f"{result['examples']} {split} clips; SI-SDRi / SI-SDR / SDR in dB per stem")
     for row, m in result["rows"].items():
         cells = "  ".join(f"{s} {m[f'SI-SDRi_{s}']:+6.2f} / {m[f'SI-SDR_{s}']:6.2f} / {m[f'SDR_{s}']:6.2f}" for s in result["stems"])
-        typer.echo(f"  {row:<24} mean SI-SDRi {m['SI-SDRi_mean']:+6.2f}   {cells}")
+        typer.echo(f"  {row:<32} mean SI-SDRi {m['SI-SDRi_mean']:+6.2f}   {cells}")
 
 
 @app.command()

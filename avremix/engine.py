@@ -118,7 +118,7 @@ def cpu_has_bf16() -> bool:
 _CPU_BF16: bool | None = None
 
 
-def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """The model's autocast dtype. ``auto``: bf16 on CUDA, and on CPUs that compute bf16 natively
     (:func:`cpu_has_bf16`), fp32 on other CPUs."""
     if precision == "fp32" or (precision == "auto" and device.type != "cuda" and not (device.type == "cpu" and cpu_has_bf16())):
@@ -209,7 +209,7 @@ class Engine:
         self.sample_rate = int(sample_rate)
         self.strength = float(strength)
         self.device = resolve_device(self.config.device)
-        self.autocast = _autocast_dtype(self.device, self.config.precision)
+        self.autocast = autocast_dtype(self.device, self.config.precision)
         self.fps = getattr(model, "fps", None)
         self.grid = _Grid.build(self.config, self.sample_rate, self.fps)
         self.model_rate = int(getattr(model, "sample_rate", self.sample_rate))

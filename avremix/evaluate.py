@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avremix.engine import Engine, EngineConfig
+from avremix.engine import Engine, EngineConfig, autocast_dtype
 from avremix.features.context import context_for
 from avremix.data.loudness import loudness, normalize_loudness
 from avremix.metrics import gain_flutter, score, sdr, si_sdr
@@ -51,7 +51,7 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
              shuffle_video: bool = True, seed: int = 0, device: str | torch.device = "cpu",
              on_batch: Callable[[int, int], None] | None = None, clip_weights: str | Path | None = None,
              references: bool = True, separator: torch.nn.Module | None = None,
-             compare: dict[str, torch.nn.Module] | None = None) -> dict:
+             compare: dict[str, torch.nn.Module] | None = None, precision: str = "auto") -> dict:
     """A highlighter on a Muddy Mix split, next to references, so that it is never judged only against the
     raw input. Rows (each: mean MAG, ENV, W-dis, gain flutter and its 95th percentile, and the share of
     clips where it beats the input on MAG):
@@ -64,8 +64,10 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
 
     ``target`` holds the gain flutter of the target itself (against the input), the bar a remix's own
     flutter is measured against. ``clips`` keeps every per-clip value (for figures and reports). The
-    flat keys ``input_MAG``, ``model_MAG``... of avremix ≤ 0.4 are kept.
+    flat keys ``input_MAG``, ``model_MAG``... of avremix ≤ 0.4 are kept. ``precision`` is the engine's
+    (``auto``: as ``avremix highlight`` runs the model on this machine).
     """
+    dtype = autocast_dtype(torch.device(device), precision)
     ds = TrainingSet(data, split, crop, False, seed, context_for(model.config, clip_weights))
     model = model.to(device).eval()
     level = target_loudness(data) if references else None
@@ -96,10 +98,10 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
                 remixed = torch.stack([torch.from_numpy(separate_then_remix(separator, it.numpy(), f, sr, level)) for it, f in zip(x, frames)])
                 add("separate-then-remix", remixed, y, x)
         for name, other in (compare or {}).items():
-            add(name, _run(other.to(device).eval(), x, v, device, g), y, x)
-        add("model", _run(model, x, v, device, g), y, x)
+            add(name, _run(other.to(device).eval(), x, v, device, g, dtype), y, x)
+        add("model", _run(model, x, v, device, g, dtype), y, x)
         if takes_video:
-            add("model, video shuffled", _run(model, x, torch.stack([ds[(i + 1) % n]["frames"] for i in idx]), device, g), y, x)
+            add("model, video shuffled", _run(model, x, torch.stack([ds[(i + 1) % n]["frames"] for i in idx]), device, g, dtype), y, x)
         if on_batch:
             on_batch(b + 1, n_batches)
     mag_in = np.asarray(clips["input"]["MAG"])
@@ -116,10 +118,13 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
     return summary
 
 
-def _run(model: torch.nn.Module, x: torch.Tensor, v: torch.Tensor, device, g: torch.Generator) -> torch.Tensor:
-    """A highlighter's output on whole clips ``[B, 1, T]`` (its starting noise from ``g``)."""
+def _run(model: torch.nn.Module, x: torch.Tensor, v: torch.Tensor, device, g: torch.Generator,
+         dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A highlighter's output on whole clips ``[B, 1, T]`` (its starting noise from ``g``), under autocast
+    to ``dtype`` when one is given."""
     kwargs = {"noise": torch.randn(x.shape, generator=g).to(device)} if getattr(model, "generative", False) else {}
-    with torch.inference_mode():
+    device = torch.device(device)
+    with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
         return model(x.to(device), v.to(device), **kwargs).float().cpu()
 
 
@@ -149,13 +154,15 @@ def flutter_figure(result: dict, path: str | Path) -> None:
 
 
 def evaluate_separation(model: torch.nn.Module, data: str | Path, split: str = "test", device: str | torch.device = "cpu",
-                        shuffle_video: bool = True, on_clip: Callable[[int, int], None] | None = None) -> dict:
+                        shuffle_video: bool = True, on_clip: Callable[[int, int], None] | None = None,
+                        compare: dict[str, torch.nn.Module] | None = None, precision: str = "auto") -> dict:
     """SDR, SI-SDR and SI-SDRi per stem of a separator on whole clips of an AV-CASS split, run the way
-    ``avremix separate`` runs it (the engine: chunks, mixture consistency), next to references: the
-    mixture itself as every stem's estimate, ideal ratio masks (the ceiling of a magnitude mask), and,
-    for a model that takes the picture, the model with every clip given another clip's frames."""
+    ``avremix separate`` runs it (the engine at ``precision``: chunks, mixture consistency), next to
+    references: the mixture itself as every stem's estimate, ideal ratio masks (the ceiling of a magnitude
+    mask), each separator of ``compare`` by its name (e.g. the audio-only baseline, the previous default),
+    and, for a model that takes the picture, the model with every clip given another clip's frames."""
     ds = SeparationSet(data, split, None, False, 0)
-    config = EngineConfig(device=str(device))
+    config = EngineConfig(device=str(device), precision=precision)
     takes_video = bool(getattr(model, "fps", None))
     rows: dict[str, dict[str, list[float]]] = {}
     n = len(ds)
@@ -163,6 +170,9 @@ def evaluate_separation(model: torch.nn.Module, data: str | Path, split: str = "
         item = ds[i]
         mixture, stems, frames = item["input"].numpy(), item["target"], item["frames"].numpy()  # [1, T], [K, T]
         estimates = {"mixture": torch.from_numpy(mixture).expand_as(stems), "ideal ratio masks": ideal_ratio_masks(stems)}
+        for name, other in (compare or {}).items():
+            sees = bool(getattr(other, "fps", None))
+            estimates[name] = torch.from_numpy(Engine(other, ds.base.rows[i]["sample_rate"], config).process(mixture, list(frames) if sees else None)[:, 0])
         engine = Engine(model, ds.base.rows[i]["sample_rate"], config)
         estimates["model"] = torch.from_numpy(engine.process(mixture, list(frames) if takes_video else None)[:, 0])
         if takes_video and shuffle_video and n > 1:

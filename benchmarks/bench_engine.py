@@ -17,6 +17,9 @@ Each run is a fresh process; peak RSS is read from the kernel (``ru_maxrss``) fo
 separately, for its ffmpeg child. Targets: avremix within 3x of the floor's wall time; peak RSS of the
 60-minute input within 1.3x of the 1-minute input (memory does not grow with length).
 
+Rows are also merged into ``OUT/results.json`` (avremix and torch versions, CPU, whether it has native
+bf16), so runs of different versions can be compared.
+
     python benchmarks/bench_engine.py [--minutes 1 10 60] [--only separate ...] [--out bench-out]
 """
 
@@ -152,6 +155,7 @@ def main() -> None:
             rows.append({"minutes": minutes, "job": name, "xrt": seconds / r["wall"], **r})
             print(f"{minutes:>4g} min  {name:<32} {seconds / r['wall']:7.1f}x real time  "
                   f"RSS python {r['rss_python_mb']:6.0f} MB  ffmpeg {r['rss_ffmpeg_mb']:5.0f} MB", file=sys.stderr)
+    _write_results(out / "results.json", rows, a)
     print("\n| input | job | × real time | peak RSS python (MB) | peak RSS ffmpeg (MB) |")
     print("|---|---|---:|---:|---:|")
     for r in rows:
@@ -162,6 +166,40 @@ def main() -> None:
         if len(rss) > 1:
             lo, hi = min(rss), max(rss)
             print(f"\n{job}: peak RSS {hi:g} min / {lo:g} min = {rss[hi] / rss[lo]:.2f} (target <= 1.3)")
+
+
+def _write_results(path: Path, rows: list[dict], args) -> None:
+    """Merge this run's rows into ``path`` (one row per input length and job; a rerun of a job replaces
+    its row), with what it ran on, so numbers can be compared between versions and machines."""
+    import platform
+
+    import torch
+
+    import avremix
+    from avremix.engine import cpu_has_bf16
+
+    old = json.loads(path.read_text()) if path.exists() else {}
+    kept = [r for r in old.get("rows", []) if (r["minutes"], r["job"]) not in {(n["minutes"], n["job"]) for n in rows}]
+    result = {
+        "avremix": avremix.__version__, "torch": torch.__version__, "python": platform.python_version(),
+        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "native_bf16": cpu_has_bf16()},
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "rows": sorted(kept + [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in rows],
+                       key=lambda r: (r["minutes"], r["job"])),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(path)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def _cpu_name() -> str:
+    try:
+        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        import platform
+
+        return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

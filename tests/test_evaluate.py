@@ -95,3 +95,13 @@ def test_flutter_figure_has_a_row_per_row(muddy_corpus, tmp_path):
     result = evaluate(tiny_cfm(), muddy_corpus, "test", references=False)
     flutter_figure(result, tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 10_000
+
+
+def test_precision_is_the_engines(muddy_corpus):
+    model = tiny_cfm()
+    with torch.no_grad():  # an untrained cfm is the identity: give it something to compute
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    fp32 = evaluate(model, muddy_corpus, "test", references=False, shuffle_video=False, precision="fp32")["rows"]["model"]
+    bf16 = evaluate(model, muddy_corpus, "test", references=False, shuffle_video=False, precision="bf16")["rows"]["model"]
+    assert fp32["MAG"] != bf16["MAG"] and bf16["MAG"] == pytest.approx(fp32["MAG"], rel=0.2)  # really bf16, and close

@@ -198,6 +198,13 @@ def test_train_and_evaluate_a_separator(avdnr_corpus, tmp_path, name, sets):
     assert ("model, video shuffled" in rows) == (name == "cass")  # only a model that takes the picture
     for key in ("SDR_dialogue", "SI-SDR_music", "SI-SDRi_effects"):
         assert np.isfinite(rows["model"][key])
+    if name == "cass":  # a compared separator gets its own row: the same model at the same precision scores the same
+        rows = evaluate_separation(model, avdnr_corpus, "test", compare={"compare: again": model}, precision="fp32")["rows"]
+        assert rows["compare: again"] == pytest.approx(rows["model"])
+        proc = run_cli("evaluate", "--model", tmp_path / "run" / "model", "--data", avdnr_corpus, "--compare", "highlight-visah")
+        assert proc.returncode == 2 and "--compare highlight-visah: one model is a separator" in proc.stderr
+        proc = run_cli("evaluate", "--model", tmp_path / "run" / "model", "--data", avdnr_corpus, "--precision", "int8")
+        assert proc.returncode == 2 and "--precision" in proc.stderr
 
 
 def test_dynamic_mixing_keeps_each_picture_with_its_sound(avdnr_corpus):
