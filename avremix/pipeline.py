@@ -33,6 +33,7 @@ from avremix.engine import ChunkModel, Engine, EngineConfig
 from avremix.errors import AvremixError, MediaError, UsageError, check_stop
 from avremix.features.context import ContextFeatures
 from avremix.media import AudioDecoder, FrameSampler, probe
+from avremix.media.prefetch import prefetched
 from avremix.media.probe import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, MediaInfo
 
 #: Called with (seconds done, seconds in total or None).
@@ -103,7 +104,13 @@ def processed(source: Source, model: ChunkModel | None, config: EngineConfig | N
         return _stoppable(_counting(decoder, decoder.sample_rate, report) if report is not None else decoder)
     engine = Engine(model, decoder.sample_rate, config, strength=strength)
     visual = visual_context(model, source.path, source.info, decoder.start, context, captions)
+    if PREFETCH and visual is not None:  # decode the picture in a thread, ahead of the model
+        visual = prefetched(visual, depth=PREFETCH)
     return _stoppable(engine.stream(decoder, visual, on_progress=report))
+
+
+#: frames decoded ahead of the model, in a thread (0: decode in the engine's thread)
+PREFETCH = 64
 
 
 def _stoppable(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
