@@ -341,9 +341,9 @@ def evaluate(
     for name, other in zip(compare, others.values()):
         if bool(getattr(other, "stems", None)) != bool(getattr(model, "stems", None)):
             raise UsageError(f"--compare {name}: one model is a separator and the other a highlighter; compare models of the same kind")
+    _sampling(model, steps, noise)
     if getattr(model, "stems", None):
         return _evaluate_separator(model, data, split, others, precision, as_json, quiet)
-    _sampling(model, steps, noise)
     if clip_model:
         model.config.clip_model = clip_model
     sep = load(separator) if references and separator.lower() != "none" else None

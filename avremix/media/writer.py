@@ -13,8 +13,10 @@ when ffmpeg succeeded, so a failed or interrupted run leaves nothing at the outp
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from collections.abc import Iterable
 from pathlib import Path
@@ -124,6 +126,10 @@ class MediaWriter:
     Use as a context manager: on a clean exit the file is finalised and renamed into place; on an
     exception the ffmpeg process is stopped and the temporary file removed.
 
+    Blocks go to ffmpeg's stdin from a feeder thread, up to ``QUEUE`` blocks behind :meth:`write`, so
+    the caller (the model) goes on while ffmpeg encodes; a failure of ffmpeg is raised by the next
+    ``write`` or by ``close``.
+
     Args:
         output: file to write (its extension picks the container).
         sample_rate, channels, layout: format of the blocks passed to :meth:`write`.
@@ -156,6 +162,11 @@ class MediaWriter:
         self._proc: subprocess.Popen | None = None
         self._tmp: str | None = None
         self._log = None
+        self._queue: queue.Queue | None = None
+        self._feeder: threading.Thread | None = None
+        self._broken = False  # the feeder found the pipe closed: ffmpeg stopped
+
+    QUEUE = 4  # blocks waiting for ffmpeg (10 s blocks of 48 kHz stereo: 15 MB)
 
     # -- command line -------------------------------------------------------------------------------
     def _stream_maps(self) -> tuple[list[str], int]:
@@ -229,22 +240,62 @@ class MediaWriter:
         os.close(fd)
         self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(self.command(self._tmp), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+        self._queue, self._broken = queue.Queue(maxsize=self.QUEUE), False
+        self._feeder = threading.Thread(target=self._feed, name="avremix-writer", daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        """The feeder thread: queued bytes → ffmpeg's stdin, until ``None``; stops at a closed pipe."""
+        assert self._queue is not None and self._proc is not None and self._proc.stdin is not None
+        while True:
+            data = self._queue.get()
+            if data is None:
+                return
+            if self._broken:
+                continue  # drain: the caller learns of it at its next write
+            try:
+                self._proc.stdin.write(data)
+            except (BrokenPipeError, ValueError, OSError):  # ffmpeg exited (or was killed by abort)
+                self._broken = True
+
+    def _put(self, item) -> None:
+        assert self._queue is not None and self._feeder is not None
+        while True:
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if not self._feeder.is_alive():
+                    return
+
+    def _stop_feeder(self) -> None:
+        if self._feeder is not None:
+            self._put(None)
+            self._feeder.join()
+            self._feeder = None
+
+    def _raise_broken(self) -> None:
+        self._stop_feeder()
+        self._proc.wait()
+        message = _explain(self._ffmpeg_error())
+        self._cleanup()  # no partial file, whether write or close found it
+        raise MediaError(f"ffmpeg stopped while writing: {message}", self.output) from None
 
     def write(self, block: np.ndarray) -> None:
         """Append float32 audio ``[C, n]`` (C = ``channels``)."""
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise ValueError(f"expected [{self.channels}, n] audio, got {tuple(block.shape)}")
-        assert self._proc is not None and self._proc.stdin is not None, "writer is not open"
-        data = np.ascontiguousarray(block.T, dtype="<f4")  # [n, C] interleaved
-        try:
-            self._proc.stdin.write(data.tobytes())
-        except BrokenPipeError:
-            self._proc.wait()
-            raise MediaError(f"ffmpeg stopped while writing: {_explain(self._ffmpeg_error())}", self.output) from None
+        assert self._proc is not None and self._proc.stdin is not None and self._feeder is not None, "writer is not open"
+        if self._broken:
+            self._raise_broken()
+        self._put(np.ascontiguousarray(block.T, dtype="<f4").tobytes())  # [n, C] interleaved
         self.samples_written += block.shape[1]
 
     def close(self) -> None:
         assert self._proc is not None and self._proc.stdin is not None, "writer is not open"
+        self._stop_feeder()
+        if self._broken:
+            self._raise_broken()
         try:
             self._proc.stdin.close()
         except BrokenPipeError:
@@ -262,6 +313,7 @@ class MediaWriter:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+        self._stop_feeder()  # its pending writes fail on the dead pipe; it drains and stops
         self._cleanup()
 
     def _cleanup(self) -> None:
