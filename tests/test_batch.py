@@ -171,20 +171,20 @@ def test_read_only_folder_is_one_line(tmp_path):
 
 
 def test_interrupted_at_random_moments_leaves_no_partial_output(tmp_path):
-    """20 runs of a real batch (a model, 10 files), each stopped by SIGINT or SIGTERM at a random moment and
+    """20 runs of a real batch (a model, 12 files, ~9 s of work), each stopped by SIGINT or SIGTERM at a random moment and
     resumed with --skip-existing: never a partial output or a temporary file; exit 130 / 143; the last
     run finishes the job."""
     src = tmp_path / "in"
     src.mkdir()
-    for k in range(10):
-        make_clip(src / f"c{k}.mp4", duration=4 + k % 3, sample_rate=48000)
+    for k in range(12):
+        make_clip(src / f"c{k}.mp4", duration=8 + k % 3, sample_rate=48000)
     out = tmp_path / "out"
     rng = random.Random(0)
     cmd = [*CLI, "separate", str(src), "-o", str(out), "-m", "separate-cass", "--stems", "dx", "--segment", "1", "--overlap", "0.25", "--context", "0.5", "--skip-existing", "-q"]
     codes = []
     for trial in range(20):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-        time.sleep(rng.uniform(0.5, 3.5))
+        time.sleep(rng.uniform(0.5, 3.0))
         sig = signal.SIGINT if trial % 2 else signal.SIGTERM
         proc.send_signal(sig)
         rc = proc.wait(timeout=120)
@@ -196,10 +196,10 @@ def test_interrupted_at_random_moments_leaves_no_partial_output(tmp_path):
         for stem_dir in out.iterdir() if out.exists() else []:
             info = probe(stem_dir / "dialogue.flac")  # every output there is complete
             k = int(stem_dir.name[1:])
-            assert abs(info.duration - (4 + k % 3)) < 0.05
+            assert abs(info.duration - (8 + k % 3)) < 0.05
     assert sum(c != 0 for c in codes) >= 3, codes  # the batch outlasts several runs
     subprocess.run(cmd, check=True, timeout=300)
-    assert sorted(os.listdir(out)) == [f"c{k}" for k in range(10)] and leftovers(out) == []
+    assert sorted(os.listdir(out)) == sorted(f"c{k}" for k in range(12)) and leftovers(out) == []
 
 
 @pytest.mark.slow
