@@ -80,10 +80,10 @@ def user_errors(fn):
         except (typer.Exit, typer.Abort, SystemExit):
             if errors.STOP is None:
                 raise
-            _stopped(errors.STOP)
+            _stopped(errors.STOP, fn.__name__)
         except BaseException as e:
             if errors.STOP is not None or isinstance(e, (KeyboardInterrupt, Terminated)):
-                _stopped(errors.STOP or (signal.SIGINT if isinstance(e, KeyboardInterrupt) else signal.SIGTERM))
+                _stopped(errors.STOP or (signal.SIGINT if isinstance(e, KeyboardInterrupt) else signal.SIGTERM), fn.__name__)
             if DEBUG:
                 raise
             if isinstance(e, AvremixError):
@@ -100,9 +100,18 @@ def user_errors(fn):
     return wrapper
 
 
-def _stopped(signum: int) -> None:
+RESUME_HINTS = {"train": "the run keeps its last checkpoint; rerun with --resume to continue from it",
+                "evaluate": "nothing was written; rerun to score it", "assets": "rerun it to finish",
+                "models": "rerun it", "probe": "rerun it"}
+
+
+def _stopped(signum: int, command: str = "") -> None:
     name, code = ("SIGINT", 130) if signum == signal.SIGINT else ("SIGTERM", 143)
-    _fail(f"interrupted ({name}); no partial output was left behind; rerun with --skip-existing to finish", code)
+    if command.startswith("build"):
+        hint = "the clips already built are kept; rerun the same command to finish"
+    else:
+        hint = RESUME_HINTS.get(command, "no partial output was left behind; rerun with --skip-existing to finish")
+    _fail(f"interrupted ({name}); {hint}", code)
 
 
 DEBUG = False
@@ -286,16 +295,16 @@ def separate(
 @app.command()
 @user_errors
 def train(
-    data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder (build-dataset muddy).", show_default=False),
+    data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder (build-dataset muddy) for a highlighter, an AV-CASS one (build-dataset avdnr) for a separator.", show_default=False),
     output: Path = typer.Option(..., "-o", "--output", help="Run folder: log.csv, train_state.pt, model/ (the exported EMA model).", show_default=False),
-    model: str = typer.Option("cfm", "--model", help="cfm (flow-matching highlighter) or visah (the VisAH baseline)."),
-    sets: list[str] = typer.Option([], "--set", help="Override a setting: steps=2000, batch_size=8, lr=3e-4, crop=4.0, schedule=cosine, init=MODEL (fine-tune), silence=0.15 (crops with a silent stretch), modes=discrete,continuous, model.hidden=96, model.rollout_steps=0 ... (repeatable; unknown keys are errors; all keys: TrainConfig in avremix/train.py, and model.* those of the model's config)."),
+    model: str = typer.Option("cfm", "--model", help="Highlighters: cfm (flow matching) or visah (the VisAH baseline); separators: cass (flow matching, face and scene streams) or htdemucs (audio-only baseline)."),
+    sets: list[str] = typer.Option([], "--set", help="Override a setting: steps=2000, batch_size=8, lr=3e-4, crop=4.0, schedule=cosine, init=MODEL (fine-tune), silence=0.15 (crops with a silent stretch), modes=discrete,continuous, dynamic_mix=0.5 and wrong_picture=0.3 (separators), model.hidden=96, model.rollout_steps=0 ... (repeatable; unknown keys are errors; all keys: TrainConfig in avremix/train.py, and model.* those of the model's config)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its last checkpoint."),
     visual: str = typer.Option("frames", "--visual", help="What the model sees: frames (its own CNN on the pixels) or feature streams, comma-separated: builtin (weights-free), clip, captions (these two need --clip-weights)."),
     clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,
     quiet: bool = _QUIET,
 ) -> None:
-    """Train a highlighter. Under torchrun it trains data-parallel (DDP).
+    """Train a highlighter or a separator. Under torchrun it trains data-parallel (DDP).
 
     Feature streams are computed once per clip; a clip's captions come from the file its manifest row names under "captions"."""
     from avremix.train import TrainConfig, apply_overrides, model_config_for

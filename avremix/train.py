@@ -68,6 +68,7 @@ class TrainConfig:
     modes: tuple[str, ...] = MODES  # Muddy Mix modes the augmentation draws from
     silence: float = 0.0  # probability of a stretch of silence in an augmented crop
     dynamic_mix: float = 0.0  # separators: probability that a crop's music and effects (with its scene frames) come from other clips
+    wrong_picture: float = 0.0  # separators: probability that a crop's face and scene frames come from another clip (targets unchanged)
     checkpoint_every: int = 500
     val_every: int = 500
     val_examples: int = 32  # validation crops (same every time)
@@ -200,15 +201,24 @@ class SeparationSet(_Crops):
     keeps only its dialogue and face stream and takes its music from one other clip of the split and its
     effects, with the scene stream that shows them, from another. The pictures stay caused by the sounds
     they go with (the face by the dialogue, the scene by the effects), and a split of N clips yields
-    about N³ mixtures instead of N."""
+    about N³ mixtures instead of N.
 
-    def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, dynamic_mix: float = 0.0):
+    ``wrong_picture``: the probability that a crop's face and scene streams are both those of another clip
+    while its stems stay its own. A separator trained only on matching pictures trusts them blindly and
+    falls below the mixture when the picture does not show its sounds (another clip's frames, or real
+    footage unlike the rendered training pictures); with wrong pictures in training it learns to check the
+    picture against the sound and fall back on the audio."""
+
+    def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, dynamic_mix: float = 0.0,
+                 wrong_picture: float = 0.0):
         self.base = AVDnRDataset(root, split, crop=crop, seed=seed)
         if not self.base.rows:
             raise UsageError(f"has no {split} examples", root)
-        if not 0.0 <= dynamic_mix <= 1.0:
-            raise UsageError(f"--set dynamic_mix= is a probability between 0 and 1, got {dynamic_mix}")
-        self.augment, self.seed, self.calls, self.dynamic_mix = augment, seed, 0, float(dynamic_mix)
+        for name, p in (("dynamic_mix", dynamic_mix), ("wrong_picture", wrong_picture)):
+            if not 0.0 <= p <= 1.0:
+                raise UsageError(f"--set {name}= is a probability between 0 and 1, got {p}")
+        self.augment, self.seed, self.calls = augment, seed, 0
+        self.dynamic_mix, self.wrong_picture = float(dynamic_mix), float(wrong_picture)
 
     def _stems(self, item: dict[str, torch.Tensor]) -> torch.Tensor:
         stems = item["stems"]
@@ -216,7 +226,7 @@ class SeparationSet(_Crops):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.base[index]
-        stems, scene = self._stems(item), item["scene"]
+        stems, face, scene = self._stems(item), item["face"], item["scene"]
         if self.augment:
             self.calls += 1
             rng = np.random.default_rng(seed_of(self.seed, index, self.calls, os.getpid()))
@@ -224,9 +234,12 @@ class SeparationSet(_Crops):
                 music, effects = (self.base[int(j)] for j in rng.integers(len(self.base), size=2))
                 stems = torch.stack([stems[0], self._stems(music)[1], self._stems(effects)[2]])  # [K, T]
                 scene = effects["scene"]
+            if rng.random() < self.wrong_picture:
+                other = self.base[int(rng.integers(len(self.base)))]
+                face, scene = other["face"], other["scene"]
             gains = 10 ** (rng.uniform(-3, 3, size=(stems.shape[0], 1)) / 20) * 10 ** (rng.uniform(-6, 6) / 20)
             stems = stems * torch.from_numpy(gains).float()
-        frames = torch.stack([item["face"], scene], dim=1)  # [F, 2, H, W, 3]
+        frames = torch.stack([face, scene], dim=1)  # [F, 2, H, W, 3]
         return {"input": stems.sum(0, keepdim=True), "target": stems, "frames": frames, "stems": stems}
 
 
@@ -439,7 +452,7 @@ class _Objective(torch.nn.Module):
 def training_set(model, data, split: str, config: TrainConfig, augment: bool, seed: int, context: ContextFeatures | None = None) -> Dataset:
     """The model's kind of data: AV-CASS crops for a separator, Muddy Mix crops for a highlighter."""
     if is_separator(model):
-        return SeparationSet(data, split, config.crop, augment, seed, config.dynamic_mix)
+        return SeparationSet(data, split, config.crop, augment, seed, config.dynamic_mix, config.wrong_picture)
     return TrainingSet(data, split, config.crop, augment, seed, context, config.modes, config.silence)
 
 

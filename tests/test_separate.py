@@ -231,6 +231,28 @@ def test_dynamic_mixing_keeps_each_picture_with_its_sound(avdnr_corpus):
         SeparationSet(avdnr_corpus, "train", 1.0, augment=True, seed=0, dynamic_mix=1.5)
 
 
+def test_wrong_pictures_keep_the_sound(avdnr_corpus):
+    from avremix.train import SeparationSet
+
+    plain = SeparationSet(avdnr_corpus, "train", 1.0, augment=False, seed=0)
+    wrong = SeparationSet(avdnr_corpus, "train", 1.0, augment=True, seed=0, wrong_picture=1.0)
+    clips = [plain[i] for i in range(len(plain))]
+    others = 0
+    for _ in range(6):
+        item = wrong[0]
+        # the sound is clip 0's (up to the fresh stem gains) ...
+        for k in range(3):
+            g = item["target"][k].norm() / clips[0]["target"][k].norm()
+            torch.testing.assert_close(item["target"][k], clips[0]["target"][k] * g, atol=1e-4, rtol=1e-3)
+        # ... and both picture streams come from one clip, together
+        j = next(j for j, c in enumerate(clips) if torch.equal(item["frames"][:, 0], c["frames"][:, 0]))
+        assert torch.equal(item["frames"][:, 1], clips[j]["frames"][:, 1])
+        others += j != 0
+    assert others
+    with pytest.raises(UsageError, match="wrong_picture"):
+        SeparationSet(avdnr_corpus, "train", 1.0, augment=True, seed=0, wrong_picture=-0.1)
+
+
 def test_init_grows_a_separator_with_conditioning_blocks(avdnr_corpus, tmp_path):
     from avremix.train import TrainConfig, apply_overrides, model_config_for, train
 

@@ -158,3 +158,21 @@ def test_silence_augmentation_silences_input_target_and_stems_together(muddy_cor
         TrainingSet(muddy_corpus, "train", 2.0, True, 0, modes=("loud",))
     with pytest.raises(UsageError, match="silence"):
         TrainingSet(muddy_corpus, "train", 2.0, True, 0, silence=1.5)
+
+
+def test_interrupted_training_says_how_to_resume(muddy_corpus, tmp_path):
+    """SIGINT during `avremix train`: exit 130 and advice to --resume (a training run has no --skip-existing)."""
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "avremix.cli", "train", "--model", "visah", "--data", str(muddy_corpus), "-o", str(run),
+           "--set", "steps=100000", "--set", "batch_size=2", "--set", "crop=1.0", "--set", "log_every=1", *(a for s in TINY_SETS for a in ("--set", s))]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    deadline = time.time() + 120
+    while not (run / "log.csv").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    stderr = proc.stderr.read()
+    assert "interrupted (SIGINT)" in stderr and "--resume" in stderr and "--skip-existing" not in stderr and "Traceback" not in stderr
