@@ -101,7 +101,7 @@ def user_errors(fn):
 
 
 RESUME_HINTS = {"train": "the run keeps its last checkpoint; rerun with --resume to continue from it",
-                "evaluate": "nothing was written; rerun to score it", "assets": "rerun it to finish",
+                "evaluate": "nothing was written; rerun to score it", "report": "nothing was written; rerun it", "assets": "rerun it to finish",
                 "models": "rerun it", "probe": "rerun it"}
 
 
@@ -325,7 +325,14 @@ def train(
 @user_errors
 def evaluate(
     model_name: str = typer.Option(None, "--model", "-m", help="Shipped model name or model folder (default: the shipped default).", show_default=False),
-    data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder (highlighters) or an AV-CASS one (separators: build-dataset avdnr).", show_default=False),
+    data: Path | None = typer.Option(None, "--data", help="A Muddy Mix dataset folder (highlighters) or an AV-CASS one (separators: build-dataset avdnr). Or score files you already have with --est and --ref.", show_default=False),
+    est: Path | None = typer.Option(None, "--est", help="Score these outputs (a folder of remixed files, or with --stems of OUT/<clip>/<stem>.<ext> folders as `avremix separate` writes them) against --ref, matched by name; no model runs.", show_default=False),
+    ref: Path | None = typer.Option(None, "--ref", help="With --est: the references (same names and layout as --est).", show_default=False),
+    input_dir: Path | None = typer.Option(None, "--input", help="With --est: the unprocessed inputs (the mixtures), same names: adds the input row, gain flutter and SI-SDRi.", show_default=False),
+    stems: list[str] = typer.Option(None, "--stems", help="With --est: score separated stems (dx fx mx, or dx,fx) instead of remixes.", show_default=False),
+    more_stems: list[str] = typer.Argument(None, hidden=True, help="The words after --stems (`--stems dx fx mx`)."),
+    run_dir: Path | None = typer.Option(None, "--out", help="With --est: write RUN/metrics.json (means and per-clip rows) and RUN/metrics.csv, for `avremix report RUN`.", show_default=False),
+    speech: bool = typer.Option(True, "--speech/--no-speech", help="With --est: PESQ and STOI (slow on long files)."),
     split: str = typer.Option("test", help="train, val or test."),
     shuffle_video: bool = typer.Option(True, "--shuffle-video/--no-shuffle-video", help="Also score the model with every clip given another clip's frames (does it use the picture?)."),
     compare: list[str] = typer.Option([], "--compare", help="Another model of the same kind to score beside it (a name or folder; repeat for several), e.g. the previous default or an audio-only baseline.", show_default=False),
@@ -340,6 +347,12 @@ def evaluate(
     """Score a highlighter on a dataset split, next to reference rows (MAG / ENV / W-dis, lower is better;
     gain flutter against the target's own); for a separator, SDR / SI-SDR / SI-SDRi per stem of the mixture,
     ideal ratio masks, the model and the model with the video shuffled."""
+    if est is not None or ref is not None:
+        return _evaluate_outputs(est, ref, input_dir, (stems or []) + (more_stems or []), run_dir, speech, data, model_name, as_json, quiet)
+    if more_stems:
+        raise UsageError(f"unexpected argument {more_stems[0]!r} (evaluate takes options only)")
+    if data is None:
+        raise UsageError("give --data DATASET (score a model) or --est DIR --ref DIR (score outputs you have)")
     from avremix.checkpoint import DEFAULT_MODEL, load
     from avremix.engine import EngineConfig
     from avremix.evaluate import evaluate as run_evaluation, flutter_figure
@@ -386,6 +399,62 @@ def _evaluate_separator(model, data: Path, split: str, compare: dict, precision:
     for row, m in result["rows"].items():
         cells = "  ".join(f"{s} {m[f'SI-SDRi_{s}']:+6.2f} / {m[f'SI-SDR_{s}']:6.2f} / {m[f'SDR_{s}']:6.2f}" for s in result["stems"])
         typer.echo(f"  {row:<32} mean SI-SDRi {m['SI-SDRi_mean']:+6.2f}   {cells}")
+
+
+def _evaluate_outputs(est, ref, input_dir, stems, run_dir, speech: bool, data, model_name, as_json: bool, quiet: bool) -> None:
+    from avremix.scoring import score_outputs, summary_lines, write_run
+    from avremix.separate import STEM_NAMES
+
+    if est is None or ref is None:
+        raise UsageError("--est and --ref go together: the outputs and their references")
+    if data is not None or model_name:
+        raise UsageError("--est/--ref score files you already have; --data and --model score a model: choose one")
+    names = None
+    if stems:
+        words = [w for s in stems for w in s.replace(",", " ").split()]
+        bad = [w for w in words if w.lower() not in STEM_NAMES]
+        if bad:
+            raise UsageError(f"--stems: unknown stem {bad[0]!r}; use dx (dialogue), fx (effects) and mx (music)")
+        names = list(dict.fromkeys(STEM_NAMES[w.lower()] for w in words))
+    with _progress(quiet or as_json) as bar:
+        task = bar.add_task("evaluate", total=None, clock="")
+        result = score_outputs(est, ref, input_dir, names, speech=speech,
+                               on_clip=lambda i, n, name: bar.update(task, completed=i, total=n, clock=f"{i}/{n} clips {name}"))
+    written = write_run(result, run_dir) if run_dir is not None else ()
+    for clip in result["clips"]:
+        for note in clip["notes"]:
+            err.print(f"avremix: note: {clip['name']}: {note}", highlight=False, soft_wrap=True)
+    for what, names_ in result["unmatched"].items():
+        if names_:
+            err.print(f"avremix: warning: {what}, not scored: {', '.join(names_)}", highlight=False, soft_wrap=True)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        for line in summary_lines(result):
+            typer.echo(line)
+    for path in written:
+        err.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+@user_errors
+def report(
+    run: Path = typer.Argument(..., help="An evaluate run: the folder given to `avremix evaluate --est ... --out RUN` (or its metrics.json).", show_default=False),
+    output: Path = typer.Option(..., "-o", "--output", help="The HTML file to write; its audio goes beside it in <name>_files/.", show_default=False),
+    max_seconds: float = typer.Option(30.0, "--max-seconds", min=1.0, help="Spectrograms and players show each clip's first this many seconds (metrics are the whole clip's)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
+    quiet: bool = _QUIET,
+) -> None:
+    """Write an HTML page of an evaluate run: the metric table (sortable, worst clip first) and, per clip,
+    spectrograms on one scale with audio players and loudness over time."""
+    from avremix.report import write_report
+
+    if output.exists() and not overwrite:
+        raise UsageError("output exists; pass --overwrite to replace it", output)
+    with _progress(quiet) as bar:
+        task = bar.add_task("report", total=None, clock="")
+        path = write_report(run, output, max_seconds, on_clip=lambda i, n: bar.update(task, completed=i, total=n, clock=f"{i}/{n} clips"))
+    err.print(f"wrote {path}", highlight=False)
 
 
 @app.command()

@@ -22,11 +22,46 @@ Separation, in dB (higher is better):
 - ``SDR``: plain signal-to-distortion ratio ``10 log10(|s|² / |s − ŝ|²)`` (no scaling; the BSS-eval SDR
   without its distortion filter, as the SDX / DnR challenges report it).
 
-Each takes waveforms ``[B, 1, T]`` (or ``[B, T]``) and returns one value per clip ``[B]``.
+Each of the above takes torch waveforms ``[B, 1, T]`` (or ``[B, T]``) and returns one value per clip ``[B]``.
+The scores below take numpy arrays of one clip, mono ``[T]`` or channels first ``[C, T]``, and return floats.
+
+Loudness (ITU-R BS.1770-4 and EBU R 128's Tech 3341 / 3342):
+
+- ``integrated_loudness``: BS.1770-4 gated integrated loudness in LUFS (K-weighting, 400 ms blocks with
+  75 % overlap, absolute gate -70 LUFS, relative gate -10 LU), measured with pyloudnorm's ``Meter``.
+- ``short_term_loudness``: ungated K-weighted loudness of sliding windows (EBU Tech 3341: short-term
+  = 3 s, momentary = 0.4 s).
+- ``loudness_range``: EBU Tech 3342 LRA in LU, the spread (95th - 10th percentile) of the gated short-term
+  loudness.
+
+Speech quality and intelligibility of an estimate against its reference (higher is better):
+
+- ``PESQ-WB`` / ``PESQ-NB``: ITU-T P.862.2 wide band at 16 kHz and P.862 narrow band at 8 kHz (MOS-LQO,
+  P.862.1 mapping; at most 4.64 and 4.55), with the ``pesq`` package.
+- ``STOI``: short-time objective intelligibility (Taal et al., IEEE TASLP 2011; extended: Jensen & Taal,
+  IEEE TASLP 2016), with ``pystoi``.
+
+Separation sanity:
+
+- ``consistency_dbfs``: mixture consistency, the peak of ``Σ stems - mixture`` in dBFS.
+- ``leakage_db``: the estimate's energy where its reference stem is silent, relative to the mixture's there.
+
+Audio-visual synchrony:
+
+- ``temporal_alignment`` (T_A-V after AlignSep, "Temporally-Aligned Video-Queried Sound Separation with
+  Flow Matching", ICLR 2026): the share of the audio's onsets (``onsets``) that fall on a visual event
+  (a peak of ``motion_energy``).
 """
 
 from __future__ import annotations
 
+import math
+import warnings
+
+import numpy as np
+import pyloudnorm
+import scipy.ndimage
+import scipy.signal
 import torch
 
 
@@ -109,3 +144,226 @@ METRICS = {"MAG": mag, "ENV": env, "W-dis": wdis}
 def score(pred: torch.Tensor, target: torch.Tensor, sample_rate: int = 16000) -> dict[str, torch.Tensor]:
     """All metrics, one value per clip."""
     return {"MAG": mag(pred, target), "ENV": env(pred, target), "W-dis": wdis(pred, target, sample_rate)}
+
+
+# --------------------------------------------------------------------------- numpy scores of one clip
+
+
+def _channels(audio: np.ndarray) -> np.ndarray:
+    """``[T]`` or ``[C, T]`` -> float64 ``[C, T]``."""
+    x = np.asarray(audio, dtype=np.float64)
+    return x[None] if x.ndim == 1 else x
+
+
+def _mono(audio: np.ndarray) -> np.ndarray:
+    return _channels(audio).mean(axis=0)
+
+
+def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
+    """ITU-R BS.1770-4 integrated loudness in LUFS of mono ``[T]`` or ``[C, T]`` audio (at most 5 channels,
+    ordered L, R, C, Ls, Rs; leave the LFE out): K-weighting, mean square per 400 ms block (75 % overlap),
+    ``-0.691 + 10 log10 Σ_c G_c z_c`` with ``G = 1`` for L/R/C and 1.41 for the surrounds, blocks gated at
+    -70 LUFS (absolute) then at 10 LU below the gated mean (relative). Measured with pyloudnorm's ``Meter``;
+    ``-inf`` for silence or audio shorter than one 400 ms block."""
+    x = _channels(audio)
+    if x.shape[1] < 0.4 * sample_rate or not np.any(x):
+        return -math.inf
+    with np.errstate(divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(pyloudnorm.Meter(sample_rate).integrated_loudness(x.T))  # pyloudnorm wants [T, C]
+
+
+def _k_weighted_power(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``Σ_c G_c y_c²`` per sample ``[T]``, ``y`` the K-weighted channels (BS.1770's high shelf and high pass,
+    the stages of pyloudnorm's ``Meter``, their coefficients computed for ``sample_rate``)."""
+    x = np.asarray(audio)
+    x = x[None] if x.ndim == 1 else x
+    if x.shape[0] > 5:
+        raise ValueError(f"at most 5 channels (L, R, C, Ls, Rs), got {x.shape[0]}")
+    stages = pyloudnorm.Meter(sample_rate)._filters.values()
+    power = np.zeros(x.shape[1])
+    for channel, gain in zip(x, (1.0, 1.0, 1.0, 1.41, 1.41)):  # one channel at a time: long inputs fit in memory
+        y = np.asarray(channel, dtype=np.float64)
+        for stage in stages:
+            y = stage.passband_gain * scipy.signal.lfilter(stage.b, stage.a, y)
+        y *= y
+        power += gain * y
+    return power
+
+
+def short_term_loudness(audio: np.ndarray, sample_rate: int, window: float = 3.0,
+                        hop: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Loudness of sliding windows (EBU Tech 3341: short-term ``window=3.0``, momentary ``window=0.4``):
+    ``-0.691 + 10 log10`` of the K-weighted, channel-weighted mean square in each window, ungated.
+    Returns the windows' centres in seconds and their loudness in LUFS (``-inf`` where silent); empty when
+    the audio is shorter than one window. Vectorised: the K-weighted power is computed once and every
+    window's sum is a difference of its cumulative sum."""
+    power = _k_weighted_power(audio, sample_rate)
+    n, step = int(round(window * sample_rate)), max(1, int(round(hop * sample_rate)))
+    if power.size < n:
+        return np.empty(0), np.empty(0)
+    cumulative = np.empty(power.size + 1)
+    cumulative[0] = 0.0
+    np.cumsum(power, out=cumulative[1:])
+    del power
+    starts = np.arange(0, cumulative.size - n, step)
+    mean_square = np.maximum(cumulative[starts + n] - cumulative[starts], 0.0) / n
+    with np.errstate(divide="ignore"):
+        return (starts + n / 2) / sample_rate, -0.691 + 10 * np.log10(mean_square)
+
+
+def loudness_range(audio: np.ndarray, sample_rate: int) -> float:
+    """EBU Tech 3342 loudness range (LRA) in LU: the short-term loudness (3 s windows every 0.1 s), gated at
+    -70 LUFS (absolute) and then at 20 LU below the power mean ``10 log10 mean 10^(L/10)`` of the windows
+    that passed (relative); LRA is the 95th minus the 10th percentile of what remains. 0.0 for silence or
+    audio shorter than 3 s."""
+    _, levels = short_term_loudness(audio, sample_rate, window=3.0, hop=0.1)
+    levels = levels[levels >= -70.0]
+    if levels.size == 0:
+        return 0.0
+    levels = levels[levels >= 10 * np.log10(np.mean(10 ** (levels / 10))) - 20.0]
+    return float(np.percentile(levels, 95) - np.percentile(levels, 10))
+
+
+def _resample(x: np.ndarray, sample_rate: int, target: int) -> np.ndarray:
+    g = math.gcd(sample_rate, target)
+    return x if sample_rate == target else scipy.signal.resample_poly(x, target // g, sample_rate // g)
+
+
+def pesq_scores(estimate: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict[str, float]:
+    """PESQ (MOS-LQO) of ``estimate`` against ``reference``, both mixed down to mono: ``PESQ-WB`` is ITU-T
+    P.862.2 wide band on the signals resampled to 16 kHz, ``PESQ-NB`` P.862 narrow band (P.862.1 mapping)
+    at 8 kHz; computed with the ``pesq`` package. A mode whose computation fails (no utterance found,
+    shorter than 1/4 s, silent signals) scores NaN."""
+    from pesq import pesq  # evaluation-only dependency
+
+    est, ref = _mono(estimate), _mono(reference)
+    scores = {}
+    for name, rate, mode in (("PESQ-WB", 16000, "wb"), ("PESQ-NB", 8000, "nb")):
+        try:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = pesq(rate, _resample(ref, sample_rate, rate), _resample(est, sample_rate, rate), mode)
+            scores[name] = float(value)
+        except Exception:  # pesq's NoUtterancesError, BufferTooShortError, or NaN from all-zero input
+            scores[name] = math.nan
+    return scores
+
+
+def stoi_score(estimate: np.ndarray, reference: np.ndarray, sample_rate: int, extended: bool = False) -> float:
+    """STOI (Taal et al., "An algorithm for intelligibility prediction of time-frequency weighted noisy
+    speech", IEEE TASLP 2011), or with ``extended`` ESTOI (Jensen & Taal, IEEE TASLP 2016), of ``estimate``
+    against ``reference``, mono mixdowns trimmed to the shorter; ``pystoi.stoi`` resamples to 10 kHz and
+    drops silent frames itself. NaN when it fails or finds fewer than 30 speech frames (~384 ms)."""
+    from pystoi import stoi  # evaluation-only dependency
+
+    est, ref = _mono(estimate), _mono(reference)
+    n = min(est.size, ref.size)
+    try:
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+            warnings.simplefilter("always")
+            value = float(stoi(ref[:n], est[:n], sample_rate, extended=extended))
+    except Exception:
+        return math.nan
+    if any("Not enough STFT frames" in str(w.message) for w in caught) or not math.isfinite(value):
+        return math.nan
+    return value
+
+
+def consistency_dbfs(stems: np.ndarray, mixture: np.ndarray) -> float:
+    """Mixture consistency: ``20 log10 max |Σ_k stems_k - mixture|`` in dBFS (full scale = 1.0), ``-inf``
+    when the stems sum exactly to the mixture. ``stems [K, C, T]`` with ``mixture [C, T]``, or ``[K, T]``
+    with ``[T]``."""
+    stems, mixture = np.asarray(stems, dtype=np.float64), np.asarray(mixture, dtype=np.float64)
+    if stems.shape[1:] != mixture.shape:
+        raise ValueError(f"stems {stems.shape} do not match mixture {mixture.shape}")
+    peak = float(np.abs(stems.sum(axis=0) - mixture).max(initial=0.0))
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def _frame_energy(audio: np.ndarray, n: int, length: int) -> np.ndarray:
+    """Energy (sum of squares over samples and channels) of consecutive ``n``-sample frames, the last one
+    zero-padded, of the first ``length`` samples."""
+    power = (_channels(audio)[:, :length] ** 2).sum(axis=0)
+    return np.pad(power, (0, -power.size % n)).reshape(-1, n).sum(axis=1)
+
+
+def leakage_db(estimate: np.ndarray, reference: np.ndarray, mixture: np.ndarray, sample_rate: int,
+               frame: float = 0.1, silence_db: float = -60.0) -> float:
+    """Leakage into an estimated stem where its reference is silent, in dB (lower is better). With ``E_x[f]``
+    the energy of ``x`` in frame ``f`` (consecutive ``frame``-second frames, all channels) and ``E_max`` the
+    mixture's loudest frame, the frames ``S = {f : E_ref[f] < E_max·10^(silence_db/10) <= E_mix[f]}`` are
+    those where the reference stem is silent but the mixture plays; the leakage is
+    ``10 log10(Σ_S E_est / Σ_S E_mix)``: 0 dB when the estimate there is as loud as the whole mixture,
+    ``-inf`` when it is exactly silent there, NaN when ``S`` is empty (the reference is never silent while
+    the mixture plays). Signals are trimmed to the shortest."""
+    n = max(1, int(round(frame * sample_rate)))
+    length = min(np.shape(x)[-1] for x in (estimate, reference, mixture))
+    e_est, e_ref, e_mix = (_frame_energy(x, n, length) for x in (estimate, reference, mixture))
+    floor = e_mix.max(initial=0.0) * 10 ** (silence_db / 10)
+    silent = (e_ref < floor) & (e_mix >= floor)
+    if floor <= 0 or not silent.any():
+        return math.nan
+    leak = e_est[silent].sum()
+    return 10 * math.log10(leak / e_mix[silent].sum()) if leak > 0 else -math.inf
+
+
+def _pick_peaks(curve: np.ndarray, rate: float, min_gap: float = 0.1, delta: float = 0.1,
+                context: float = 0.5) -> np.ndarray:
+    """Indices of the peaks of ``curve`` (sampled at ``rate`` Hz): local maxima at least ``min_gap`` s apart
+    (the stronger one kept) that rise above an adaptive threshold, the moving median over ``±context`` s
+    plus ``delta`` times the curve's maximum."""
+    curve = np.asarray(curve, dtype=np.float64)
+    top = curve.max(initial=0.0)
+    if top <= 0:
+        return np.empty(0, dtype=int)
+    curve = curve / top
+    threshold = scipy.ndimage.median_filter(curve, size=2 * int(round(context * rate)) + 1, mode="nearest") + delta
+    peaks, _ = scipy.signal.find_peaks(curve, height=threshold, distance=max(1, int(round(min_gap * rate))))
+    return peaks
+
+
+def onsets(audio: np.ndarray, sample_rate: int, hop: float = 0.01) -> np.ndarray:
+    """Onset times in seconds of mono ``[T]`` or ``[C, T]`` audio (mixed down): spectral flux
+    ``Σ_k max(0, L[n, k] - L[n-1, k])`` of the log-magnitude STFT ``L`` (40 ms Hann windows every ``hop`` s,
+    in dB, floored at 80 dB below the loudest bin), peaks picked above the moving median over ±0.5 s plus
+    a tenth of the flux's maximum, at least 0.1 s apart."""
+    x = _mono(audio)
+    step = max(1, int(round(hop * sample_rate)))
+    if x.size < 4 * step:
+        return np.empty(0)
+    _, _, spec = scipy.signal.stft(x, sample_rate, nperseg=4 * step, noverlap=3 * step)  # centred frames
+    magnitude = np.abs(spec)
+    top = magnitude.max(initial=0.0)
+    if top <= 0:
+        return np.empty(0)
+    level = 20 * np.log10(np.maximum(magnitude, top * 1e-4))  # [bins, frames]
+    flux = np.concatenate([[0.0], np.maximum(np.diff(level, axis=1), 0.0).sum(axis=0)])
+    frame_times = np.arange(flux.size) * step / sample_rate  # frame n is centred on n·hop
+    return frame_times[_pick_peaks(flux, sample_rate / step)]
+
+
+def motion_energy(frames: np.ndarray) -> np.ndarray:
+    """Per-frame motion energy of video frames ``[F, H, W, 3]`` uint8 (RGB): the mean absolute difference
+    between consecutive grey frames (BT.601 luma), scaled to [0, 1]; ``[F]``, the first value 0."""
+    grey = np.asarray(frames)[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    change = np.abs(np.diff(grey, axis=0)).mean(axis=(1, 2)) / 255.0
+    return np.concatenate([[0.0], change])
+
+
+def temporal_alignment(audio: np.ndarray, sample_rate: int, motion: np.ndarray, fps: float,
+                       tolerance: float = 0.1) -> float:
+    """Temporal alignment accuracy T_A-V (after AlignSep, ICLR 2026), in [0, 1]: the share of the audio's
+    ``onsets`` that have a visual event, a peak of the per-frame motion-energy curve ``motion [F]`` (e.g.
+    ``motion_energy``; frame ``i`` at ``i / fps`` s) picked like the onsets (adaptive threshold, 0.1 s
+    apart), within ``±(tolerance + 1/fps)`` s. NaN when the audio has no onset; 0.0 when the video has no
+    event."""
+    audio_times = onsets(audio, sample_rate)
+    if audio_times.size == 0:
+        return math.nan
+    events = _pick_peaks(motion, fps) / fps
+    if events.size == 0:
+        return 0.0
+    i = np.searchsorted(events, audio_times)
+    nearest = np.minimum(np.abs(audio_times - events[np.maximum(i - 1, 0)]),
+                         np.abs(events[np.minimum(i, events.size - 1)] - audio_times))
+    return float(np.mean(nearest <= tolerance + 1.0 / fps))

@@ -87,3 +87,92 @@ def muddy_corpus(synth_corpus, tmp_path_factory):
             for row in rows:
                 f.write(json.dumps({**row, "split": split}) + "\n")
     return root
+
+
+def _tone_stems(seconds: float, sr: int, seed: int) -> dict:
+    """Three procedural stems, stereo ``[2, T]``: a vowel-like voice with syllables (dialogue), decaying
+    piano-like notes (music) and noise bursts (effects)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = 110 + 20 * seed
+    voice = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 12)) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) ** 2
+    voice *= (np.sin(2 * np.pi * 0.4 * t) > -0.3)  # pauses between phrases
+    music = np.zeros_like(t)
+    for onset in np.arange(0.0, seconds, 0.5):
+        f = 220 * 2 ** (rng.integers(0, 12) / 12)
+        d = t[t >= onset] - onset
+        music[t >= onset] += sum(np.exp(-3 * d) * np.sin(2 * np.pi * f * k * d) / k**2 for k in range(1, 6))
+    effects = np.zeros_like(t)
+    for onset in rng.uniform(0, seconds - 0.3, 4):
+        i = int(onset * sr)
+        n = int(0.2 * sr)
+        effects[i:i + n] += rng.standard_normal(n) * np.exp(-np.arange(n) / (0.05 * sr))
+    stems = {"dialogue": 0.1 * voice, "music": 0.05 * music, "effects": 0.1 * effects}
+    return {k: np.stack([v, 0.9 * v]).astype(np.float32) for k, v in stems.items()}
+
+
+def mux_picture(audio_path: Path, out: Path, seconds: float) -> Path:
+    """``out`` (mkv): a moving test pattern with ``audio_path``'s audio (PCM)."""
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=160x120:rate=25:duration={seconds}",
+                    "-i", str(audio_path), "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    "-c:a", "pcm_s16le", "-shortest", str(out)], check=True, stdin=subprocess.DEVNULL)
+    return out
+
+
+@pytest.fixture(scope="session")
+def remix_folders(tmp_path_factory) -> Path:
+    """``est/``, ``ref/`` and ``input/`` for `evaluate --est`: clip ``a`` (estimate = the reference at
+    44.1 kHz, input with a picture), ``b`` (estimate = the muddy input, 0.5 s short), and ``c`` (an
+    estimate without a reference)."""
+    import soundfile as sf
+
+    root = tmp_path_factory.mktemp("remix")
+    for d in ("est", "ref", "input"):
+        (root / d).mkdir()
+    sr = 48000
+    for name, seed in (("a", 0), ("b", 1)):
+        s = _tone_stems(4.0, sr, seed)
+        ref = s["dialogue"] + 0.3 * s["music"] + 0.5 * s["effects"]
+        muddy = 0.3 * s["dialogue"] + s["music"] + s["effects"]
+        sf.write(root / "ref" / f"{name}.wav", ref.T, sr, subtype="FLOAT")
+        if name == "a":
+            import torch
+            import torchaudio.functional as AF
+
+            sf.write(root / "est" / "a.flac", AF.resample(torch.from_numpy(ref), sr, 44100).numpy().T, 44100, subtype="PCM_24")
+            sf.write(root / "muddy-a.wav", muddy.T, sr, subtype="PCM_16")
+            mux_picture(root / "muddy-a.wav", root / "input" / "a.mkv", 4.0)
+            (root / "muddy-a.wav").unlink()
+        else:
+            sf.write(root / "est" / "b.wav", muddy[:, : int(3.5 * sr)].T, sr, subtype="FLOAT")
+            sf.write(root / "input" / "b.wav", muddy.T, sr, subtype="FLOAT")
+    sf.write(root / "est" / "c.wav", _tone_stems(1.0, sr, 2)["music"].T, sr)
+    return root
+
+
+@pytest.fixture(scope="session")
+def stem_folders(tmp_path_factory) -> Path:
+    """``ref/<clip>/<stem>.wav``, ``input/<clip>.mkv|wav`` (their sum, 16-bit) and two estimates: ``perfect/`` (the
+    reference stems as ``dx/fx/mx.flac``) and ``swapped/`` (dialogue and music exchanged)."""
+    import soundfile as sf
+
+    root = tmp_path_factory.mktemp("stems")
+    sr = 44100
+    for name, seed in (("one", 3), ("two", 4)):
+        s = _tone_stems(4.0, sr, seed)
+        for d in ("ref", "perfect", "swapped"):
+            (root / d / name).mkdir(parents=True)
+        (root / "input").mkdir(exist_ok=True)
+        sf.write(root / "input" / f"{name}.wav", sum(s.values()).T, sr, subtype="FLOAT")
+        if name == "one":  # a video, as `avremix separate` takes it
+            mux_picture(root / "input" / "one.wav", root / "input" / "one.mkv", 4.0)
+            (root / "input" / "one.wav").unlink()
+        for stem, short in (("dialogue", "dx"), ("effects", "fx"), ("music", "mx")):
+            sf.write(root / "ref" / name / f"{stem}.wav", s[stem].T, sr, subtype="FLOAT")
+            sf.write(root / "perfect" / name / f"{short}.flac", s[stem].T, sr, subtype="PCM_24")
+        swap = {"dialogue": "music", "music": "dialogue", "effects": "effects"}
+        for stem in s:
+            sf.write(root / "swapped" / name / f"{stem}.wav", s[swap[stem]].T, sr, subtype="FLOAT")
+    return root

