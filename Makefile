@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-SAMPLE := samples/sample.mp4
+SCENE  := samples/input/scene.mp4
 export HF_HUB_OFFLINE := 1
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -19,13 +19,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(SAMPLE): | $(STAMP)
-	mkdir -p samples
-	$(BIN)/python -m avremix.samples $(SAMPLE) --duration 30
+# a mis-mixed 12 s scene (procedural sources, no download) and the director's mix it came from
+$(SCENE): | $(STAMP)
+	$(BIN)/python -m avremix.samples --scene samples
 
-run: $(STAMP) $(SAMPLE)
-	$(BIN)/avremix probe $(SAMPLE)
-	$(BIN)/avremix highlight $(SAMPLE) -o samples/sample.highlight.mp4 --overwrite
+# highlight the scene, score it against the director's mix, and write a page to look at and listen to
+run: $(STAMP) $(SCENE)
+	$(BIN)/avremix probe $(SCENE)
+	$(BIN)/avremix highlight $(SCENE) -o samples/highlighted/scene.mp4 --overwrite
+	$(BIN)/avremix evaluate --est samples/highlighted --ref samples/reference --input samples/input --out samples/run
+	$(BIN)/avremix report samples/run -o samples/report.html --overwrite
+	@echo "open samples/report.html: the scene before and after, beside the director's mix"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -235,7 +235,7 @@ def write_report(run: str | os.PathLike, output: str | os.PathLike, max_seconds:
             if on_clip:
                 on_clip(i, len(clips))
             sections.append(_clip_section(i, clip, work / media_name, media_name, max_seconds))
-        title = f"avremix evaluate: {result['mode']}, {result['examples']} clips"
+        title = f"avremix evaluate: {result['mode']}, {result['examples']} clip{'s' if result['examples'] != 1 else ''}"
         unmatched = "".join(f"<p class='notes'>{html.escape(k)}: {html.escape(', '.join(v))}</p>" for k, v in result.get("unmatched", {}).items() if v)
         folders = " · ".join(f"{k}: <code>{html.escape(str(v))}</code>" for k, v in result.get("folders", {}).items() if v)
         page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"

@@ -390,7 +390,7 @@ def summary_lines(result: dict) -> list[str]:
     """The mean rows as text: per row (and, for a separation, per stem) ``metric value`` pairs; FAD is
     over the whole set."""
     lower = [m for m in LOWER_IS_BETTER if any(k.split("_")[0] == m for r in result["rows"].values() for k in r)]
-    lines = [f"{result['examples']} clips ({result['mode']}); lower is better for {', '.join(lower)}, higher for the rest"]
+    lines = [f"{result['examples']} clip{'s' if result['examples'] != 1 else ''} ({result['mode']}); lower is better for {', '.join(lower)}, higher for the rest"]
     for row, values in result["rows"].items():
         if result["mode"] != "separation":
             lines.append(f"  {row:<10} " + "  ".join(f"{k} {_text(v)}" for k, v in values.items()))
