@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TOOLS  := espeak-ng fluidsynth timgm6mb-soundfont heroes-sound-effects sound-theme-freedesktop sox
 
-.PHONY: install run test test-all bench bench-batch bench-data data-assets data-tools clean
+.PHONY: install run test test-all bench bench-batch bench-data eval data-assets data-tools clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ bench-batch: $(STAMP)
 
 bench-data: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
+
+# regenerate every table of the model cards from the shipped checkpoints (builds the datasets it needs
+# into $$AVREMIX_EVAL, default /tmp/avremix-eval; the real ones need `make data-assets`); `make eval CHECK=1`
+# only compares (exit 1 when a number is more than 1 % off)
+eval: data-assets
+	$(BIN)/python docs/eval_cards.py --work $${AVREMIX_EVAL:-/tmp/avremix-eval} $(if $(CHECK),--check)
 
 # real recordings (speech, music, effects, ambience) from Debian's archive into $$AVREMIX_ASSETS
 # (default ~/.cache/avremix/assets): apt-get download + dpkg -x, no root, nothing installed system-wide

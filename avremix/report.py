@@ -237,7 +237,7 @@ def write_report(run: str | os.PathLike, output: str | os.PathLike, max_seconds:
             sections.append(_clip_section(i, clip, work / media_name, media_name, max_seconds))
         title = f"avremix evaluate: {result['mode']}, {result['examples']} clip{'s' if result['examples'] != 1 else ''}"
         unmatched = "".join(f"<p class='notes'>{html.escape(k)}: {html.escape(', '.join(v))}</p>" for k, v in result.get("unmatched", {}).items() if v)
-        folders = " · ".join(f"{k}: <code>{html.escape(str(v))}</code>" for k, v in result.get("folders", {}).items() if v)
+        folders = " · ".join(f"{k}: <code>{html.escape(_shown(v, output.parent))}</code>" for k, v in result.get("folders", {}).items() if v)
         page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
                 f"<h1>{html.escape(title)}</h1><p>{folders}</p>{unmatched}"
                 f"<h2>Metrics</h2><p>Click a column to sort. Clips are listed worst first by {html.escape(key)}. "
@@ -256,6 +256,14 @@ def write_report(run: str | os.PathLike, output: str | os.PathLike, max_seconds:
 def _present(result: dict, names: tuple[str, ...]) -> list[str]:
     keys = {k for r in result["rows"].values() for k in r}
     return [n for n in names if any(k == n or k.startswith(n + "_") for k in keys)]
+
+
+def _shown(path: str, base: Path) -> str:
+    """A folder as the page shows it: relative to the page's folder (the page travels with its run)."""
+    try:
+        return os.path.relpath(path, base.resolve())
+    except ValueError:  # another drive
+        return path
 
 
 def _write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
