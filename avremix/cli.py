@@ -434,6 +434,11 @@ def _evaluate_outputs(est, ref, input_dir, stems, run_dir, speech: bool, data, m
             typer.echo(line)
     for path in written:
         err.print(f"wrote {path}", highlight=False)
+    for f in result["failed"]:
+        err.print(f"[bold red]avremix: error:[/] {f['error']}", highlight=False, soft_wrap=True)
+    if result["failed"]:
+        err.print(f"{result['examples']} scored, {len(result['failed'])} failed", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()

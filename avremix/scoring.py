@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avremix.errors import UsageError
+from avremix.errors import AvremixError, UsageError
 from avremix.media.probe import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 
 STEM_FILES = {"dialogue": ("dialogue", "dx"), "effects": ("effects", "fx"), "music": ("music", "mx")}
@@ -157,8 +157,16 @@ def motion_of(path: Path | None) -> np.ndarray | None:
     info = probe(path)
     if not info.has_video:
         return None
-    frames = np.stack(list(FrameSampler(path, MOTION_FPS, MOTION_SIZE, info=info, n_frames=int(math.ceil((info.duration or 0) * MOTION_FPS)) or None)))
-    return motion_energy(frames)
+    n_frames = int(math.ceil((info.duration or 0) * MOTION_FPS)) or None
+    curve, block, last = [], [], None
+    for frame in FrameSampler(path, MOTION_FPS, MOTION_SIZE, info=info, n_frames=n_frames):  # streamed: a film's frames never all in memory
+        block.append(frame)
+        if len(block) == 256:
+            curve.append(motion_energy(np.stack(block if last is None else [last, *block]))[0 if last is None else 1:])
+            last, block = block[-1], []
+    if block:
+        curve.append(motion_energy(np.stack(block if last is None else [last, *block]))[0 if last is None else 1:])
+    return np.concatenate(curve) if curve else None
 
 
 class Tags:
@@ -246,7 +254,7 @@ def score_outputs(est_dir: str | os.PathLike, ref_dir: str | os.PathLike, input_
                   on_clip: Callable[[int, int, str], None] | None = None) -> dict:
     """Score the outputs in ``est_dir`` against ``ref_dir`` (see the module's docstring). Returns ``rows``
     (the mean of every metric per row, FAD over the set), ``clips`` (per-clip values, files and notes),
-    ``unmatched`` and ``mode``. ``speech=False`` leaves out PESQ and STOI (slow on long files)."""
+    ``unmatched``, ``failed`` (clips whose files could not be read, with the error) and ``mode``. ``speech=False`` leaves out PESQ and STOI (slow on long files)."""
     from avremix.tagging import fad_from_embeddings
 
     est_dir, ref_dir = Path(est_dir), Path(ref_dir)
@@ -266,18 +274,28 @@ def score_outputs(est_dir: str | os.PathLike, ref_dir: str | os.PathLike, input_
     if not names:
         raise UsageError(f"no clip is in both --est and --ref (matched by name below each folder{'; with --stems, OUT/<clip>/<stem>.<ext>' if stems else ''})", est_dir)
     clips: list[Clip] = []
+    failed: list[dict] = []
     embeddings: dict[str, list[np.ndarray]] = {}
     for i, name in enumerate(names):
         if on_clip:
             on_clip(i, len(names), name)
         inp_path = inputs.get(name)
-        if stems:
-            clip = _score_separation(name, est_files[name], ref_files[name], inp_path, embeddings, speech)
-        else:
-            clip = _score_remix(name, est_files[name], ref_files[name], inp_path, embeddings, speech)
+        found: dict[str, list[np.ndarray]] = {}
+        try:  # one unreadable file never stops the others; the summary lists it
+            if stems:
+                clip = _score_separation(name, est_files[name], ref_files[name], inp_path, found, speech)
+            else:
+                clip = _score_remix(name, est_files[name], ref_files[name], inp_path, found, speech)
+        except AvremixError as e:
+            failed.append({"name": name, "error": str(e)})
+            continue
         clips.append(clip)
+        for key, embs in found.items():
+            embeddings.setdefault(key, []).extend(embs)
     if on_clip:
         on_clip(len(names), len(names), "")
+    if not clips:
+        raise UsageError(f"no clip could be scored: {failed[0]['error']}" + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
     rows: dict[str, dict[str, float]] = {}
     for row in dict.fromkeys(r for c in clips for r in c.values):
         keys = dict.fromkeys(k for c in clips for k in c.values.get(row, {}))
@@ -288,7 +306,7 @@ def score_outputs(est_dir: str | os.PathLike, ref_dir: str | os.PathLike, input_
             ref = np.concatenate(embeddings[f"reference|{suffix}"])
             rows.setdefault(row, {})["FAD" + (f"_{suffix}" if suffix else "")] = fad_from_embeddings(np.concatenate(embs), ref)
     return {"mode": "separation" if stems else "remix", "stems": list(stems or []), "examples": len(clips),
-            "rows": rows, "clips": [c.to_dict() for c in clips], "unmatched": unmatched,
+            "rows": rows, "clips": [c.to_dict() for c in clips], "unmatched": unmatched, "failed": failed,
             "folders": {"estimate": str(est_dir.resolve()), "reference": str(ref_dir.resolve()),
                         "input": str(in_dir.resolve()) if in_dir else None}}
 

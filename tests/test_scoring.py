@@ -109,3 +109,18 @@ def test_cli_errors_are_one_line(remix_folders, tmp_path, args, message):
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_one_unreadable_file_never_stops_the_others(remix_folders, tmp_path):
+    import shutil
+
+    for d in ("est", "ref"):
+        shutil.copytree(remix_folders / d, tmp_path / d)
+    (tmp_path / "est" / "d.wav").write_text("not audio")
+    shutil.copy(remix_folders / "ref" / "a.wav", tmp_path / "ref" / "d.wav")
+    proc = run_cli("evaluate", "--est", tmp_path / "est", "--ref", tmp_path / "ref", "--no-speech", "--out", tmp_path / "run")
+    assert proc.returncode == 1, proc.stderr
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert [c["name"] for c in saved["clips"]] == ["a", "b"]
+    assert saved["failed"][0]["name"] == "d" and "d.wav" in saved["failed"][0]["error"]
+    assert "2 scored, 1 failed" in proc.stderr and "Traceback" not in proc.stderr
