@@ -330,7 +330,7 @@ def evaluate(
     ref: Path | None = typer.Option(None, "--ref", help="With --est: the references (same names and layout as --est).", show_default=False),
     input_dir: Path | None = typer.Option(None, "--input", help="With --est: the unprocessed inputs (the mixtures), same names: adds the input row, gain flutter and SI-SDRi.", show_default=False),
     stems: list[str] = typer.Option(None, "--stems", help="With --est: score separated stems (dx fx mx, or dx,fx) instead of remixes.", show_default=False),
-    more_stems: list[str] = typer.Argument(None, hidden=True, help="The words after --stems (`--stems dx fx mx`)."),
+    more_stems: list[str] = typer.Argument(None, hidden=True, metavar="STEMS", help="The words after --stems (`--stems dx fx mx`)."),
     run_dir: Path | None = typer.Option(None, "--out", help="With --est: write RUN/metrics.json (means and per-clip rows) and RUN/metrics.csv, for `avremix report RUN`.", show_default=False),
     speech: bool = typer.Option(True, "--speech/--no-speech", help="With --est: PESQ and STOI (slow on long files)."),
     split: str = typer.Option("test", help="train, val or test."),
@@ -346,7 +346,10 @@ def evaluate(
 ) -> None:
     """Score a highlighter on a dataset split, next to reference rows (MAG / ENV / W-dis, lower is better;
     gain flutter against the target's own); for a separator, SDR / SI-SDR / SI-SDRi per stem of the mixture,
-    ideal ratio masks, the model and the model with the video shuffled."""
+    ideal ratio masks, the model and the model with the video shuffled.
+
+    With --est DIR --ref DIR instead, score outputs you already have (remixes, or with --stems separated
+    stems) against references matched by name: loudness, PESQ, STOI, KLD, FAD, WPR, T_A-V and more."""
     if est is not None or ref is not None:
         return _evaluate_outputs(est, ref, input_dir, (stems or []) + (more_stems or []), run_dir, speech, data, model_name, as_json, quiet)
     if more_stems:

@@ -142,6 +142,13 @@ def _sort_key(result: dict) -> tuple[str, bool]:
     return sorted(metrics)[0] if metrics else "", True
 
 
+def worst_first(result: dict) -> list[dict]:
+    """The clips, the worst estimate first by :func:`_sort_key`'s metric; clips without it last."""
+    key, higher_worse = _sort_key(result)
+    sign = -1.0 if higher_worse else 1.0
+    return sorted(result["clips"], key=lambda c: sign * _num(c["values"].get("estimate", {}).get(key), nan=math.inf * sign))
+
+
 def _fmt(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
@@ -152,7 +159,7 @@ def _fmt(v) -> str:
 
 def _table(result: dict) -> str:
     """The sortable metric table: mean rows, then one row per clip and row kind, worst clip first."""
-    key, higher_worse = _sort_key(result)
+    key, _ = _sort_key(result)
     metrics = list(dict.fromkeys(k for c in result["clips"] for v in c["values"].values() for k in v))
     metrics += [k for k in dict.fromkeys(k for r in result["rows"].values() for k in r) if k not in metrics]  # FAD: set-level only
     head = "".join(f"<th data-col='{i + 2}'>{html.escape(m)}</th>" for i, m in enumerate(metrics))
@@ -160,9 +167,7 @@ def _table(result: dict) -> str:
     for row, values in result["rows"].items():
         cells = "".join(f"<td data-v='{_num(values.get(m))}'>{_fmt(values.get(m))}</td>" for m in metrics)
         lines.append(f"<tr class='mean'><td data-v='(mean)'>(mean)</td><td>{html.escape(row)}</td>{cells}</tr>")
-    sign = -1.0 if higher_worse else 1.0
-    order = sorted(result["clips"], key=lambda c: sign * _num(c["values"].get("estimate", {}).get(key), nan=math.inf * sign))
-    for i, clip in enumerate(order):
+    for i, clip in enumerate(worst_first(result)):
         for row, values in clip["values"].items():
             cells = "".join(f"<td data-v='{_num(values.get(m))}'>{_fmt(values.get(m))}</td>" for m in metrics)
             name = html.escape(clip["name"])
@@ -228,15 +233,15 @@ def write_report(run: str | os.PathLike, output: str | os.PathLike, max_seconds:
     try:
         (work / media_name).mkdir()
         sections = []
-        key, higher_worse = _sort_key(result)
-        sign = -1.0 if higher_worse else 1.0
-        clips = sorted(result["clips"], key=lambda c: sign * _num(c["values"].get("estimate", {}).get(key), nan=math.inf * sign))
+        key, _ = _sort_key(result)
+        clips = worst_first(result)
         for i, clip in enumerate(clips):
             if on_clip:
                 on_clip(i, len(clips))
             sections.append(_clip_section(i, clip, work / media_name, media_name, max_seconds))
         title = f"avremix evaluate: {result['mode']}, {result['examples']} clip{'s' if result['examples'] != 1 else ''}"
         unmatched = "".join(f"<p class='notes'>{html.escape(k)}: {html.escape(', '.join(v))}</p>" for k, v in result.get("unmatched", {}).items() if v)
+        unmatched += "".join(f"<p class='notes'>not scored: {html.escape(f['error'])}</p>" for f in result.get("failed", []))
         folders = " · ".join(f"{k}: <code>{html.escape(_shown(v, output.parent))}</code>" for k, v in result.get("folders", {}).items() if v)
         page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
                 f"<h1>{html.escape(title)}</h1><p>{folders}</p>{unmatched}"
