@@ -159,13 +159,21 @@ def _mono(audio: np.ndarray) -> np.ndarray:
     return _channels(audio).mean(axis=0)
 
 
+def _bs1770_channels(x: np.ndarray) -> np.ndarray:
+    """The channels BS.1770 weighs: 5.1 in ffmpeg's order (FL FR FC LFE BL BR) loses its LFE; layouts of
+    more than six channels are measured as their mono downmix."""
+    if x.shape[0] == 6:
+        return x[[0, 1, 2, 4, 5]]
+    return x.mean(axis=0, keepdims=True) if x.shape[0] > 6 else x
+
+
 def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
-    """ITU-R BS.1770-4 integrated loudness in LUFS of mono ``[T]`` or ``[C, T]`` audio (at most 5 channels,
-    ordered L, R, C, Ls, Rs; leave the LFE out): K-weighting, mean square per 400 ms block (75 % overlap),
+    """ITU-R BS.1770-4 integrated loudness in LUFS of mono ``[T]`` or ``[C, T]`` audio (L, R, C, Ls, Rs;
+    5.1 with its LFE fourth, as ffmpeg orders it, has the LFE left out): K-weighting, mean square per 400 ms block (75 % overlap),
     ``-0.691 + 10 log10 Σ_c G_c z_c`` with ``G = 1`` for L/R/C and 1.41 for the surrounds, blocks gated at
     -70 LUFS (absolute) then at 10 LU below the gated mean (relative). Measured with pyloudnorm's ``Meter``;
     ``-inf`` for silence or audio shorter than one 400 ms block."""
-    x = _channels(audio)
+    x = _bs1770_channels(_channels(audio))
     if x.shape[1] < 0.4 * sample_rate or not np.any(x):
         return -math.inf
     with np.errstate(divide="ignore"), warnings.catch_warnings():
@@ -177,9 +185,7 @@ def _k_weighted_power(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """``Σ_c G_c y_c²`` per sample ``[T]``, ``y`` the K-weighted channels (BS.1770's high shelf and high pass,
     the stages of pyloudnorm's ``Meter``, their coefficients computed for ``sample_rate``)."""
     x = np.asarray(audio)
-    x = x[None] if x.ndim == 1 else x
-    if x.shape[0] > 5:
-        raise ValueError(f"at most 5 channels (L, R, C, Ls, Rs), got {x.shape[0]}")
+    x = _bs1770_channels(x[None] if x.ndim == 1 else x)
     stages = pyloudnorm.Meter(sample_rate)._filters.values()
     power = np.zeros(x.shape[1])
     for channel, gain in zip(x, (1.0, 1.0, 1.0, 1.41, 1.41)):  # one channel at a time: long inputs fit in memory

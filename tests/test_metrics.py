@@ -40,6 +40,17 @@ def test_integrated_loudness_ebu_3341_case_2_and_bs1770_definition():
     assert metrics.integrated_loudness(mono, SR) == pytest.approx(-3.01, abs=0.1)
 
 
+def test_surround_leaves_the_lfe_out():
+    """5.1 in ffmpeg's order: a -23 dBFS sine on L and R reads -23 LUFS whatever the LFE carries."""
+    stereo = sine([(-23, 10)])
+    surround = np.zeros((6, stereo.shape[1]))
+    surround[:2] = stereo
+    surround[3] = sine([(-6, 10)], freq=60.0, channels=1)[0]  # a loud LFE
+    assert metrics.integrated_loudness(surround, SR) == pytest.approx(-23.0, abs=0.1)
+    _, short = metrics.short_term_loudness(surround, SR)
+    assert np.allclose(short, -23.0, atol=0.15)
+
+
 def test_integrated_loudness_silence_and_too_short():
     assert metrics.integrated_loudness(np.zeros((2, SR)), SR) == -math.inf
     assert metrics.integrated_loudness(sine([(-23, 0.3)]), SR) == -math.inf
