@@ -405,7 +405,7 @@ def _evaluate_separator(model, data: Path, split: str, compare: dict, precision:
 
 
 def _evaluate_outputs(est, ref, input_dir, stems, run_dir, speech: bool, data, model_name, as_json: bool, quiet: bool) -> None:
-    from avremix.scoring import score_outputs, summary_lines, write_run
+    from avremix.scoring import jsonable, score_outputs, summary_lines, write_run
     from avremix.separate import STEM_NAMES
 
     if est is None or ref is None:
@@ -431,7 +431,7 @@ def _evaluate_outputs(est, ref, input_dir, stems, run_dir, speech: bool, data, m
         if names_:
             err.print(f"avremix: warning: {what}, not scored: {', '.join(names_)}", highlight=False, soft_wrap=True)
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(json.dumps(jsonable(result), indent=2, allow_nan=False))
     else:
         for line in summary_lines(result):
             typer.echo(line)

@@ -150,9 +150,10 @@ def worst_first(result: dict) -> list[dict]:
 
 
 def _fmt(v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    v = _num(v)
+    if math.isnan(v):
         return "–"
-    if isinstance(v, float) and math.isinf(v):
+    if math.isinf(v):
         return "−∞" if v < 0 else "∞"
     return f"{v:.4g}"
 
@@ -165,18 +166,25 @@ def _table(result: dict) -> str:
     head = "".join(f"<th data-col='{i + 2}'>{html.escape(m)}</th>" for i, m in enumerate(metrics))
     lines = [f"<table id='metrics' class='sortable'><thead><tr><th data-col='0'>clip</th><th data-col='1'>row</th>{head}</tr></thead><tbody>"]
     for row, values in result["rows"].items():
-        cells = "".join(f"<td data-v='{_num(values.get(m))}'>{_fmt(values.get(m))}</td>" for m in metrics)
+        cells = "".join(f"<td data-v='{_attr(values.get(m))}'>{_fmt(values.get(m))}</td>" for m in metrics)
         lines.append(f"<tr class='mean'><td data-v='(mean)'>(mean)</td><td>{html.escape(row)}</td>{cells}</tr>")
     for i, clip in enumerate(worst_first(result)):
         for row, values in clip["values"].items():
-            cells = "".join(f"<td data-v='{_num(values.get(m))}'>{_fmt(values.get(m))}</td>" for m in metrics)
+            cells = "".join(f"<td data-v='{_attr(values.get(m))}'>{_fmt(values.get(m))}</td>" for m in metrics)
             name = html.escape(clip["name"])
             lines.append(f"<tr><td data-v='{name}'><a href='#clip-{i}'>{name}</a></td><td>{html.escape(row)}</td>{cells}</tr>")
     lines.append("</tbody></table>")
     return "\n".join(lines)
 
 
+def _attr(v) -> str:
+    """A cell's sort value for the page's script (``parseFloat`` reads ``Infinity``; ``nan`` sorts last)."""
+    v = _num(v)
+    return "nan" if math.isnan(v) else ("Infinity" if v == math.inf else "-Infinity" if v == -math.inf else repr(v))
+
+
 def _num(v, nan: float = math.nan) -> float:
+    """A metric of a run as a float (``null`` → ``nan``, ``"-inf"`` → −∞)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return nan
     return float(v)

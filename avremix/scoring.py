@@ -375,6 +375,18 @@ def _score_separation(name: str, est_paths: dict[str, Path], ref_paths: dict[str
     return clip
 
 
+def jsonable(value):
+    """``value`` with every NaN as ``null`` and every infinity as the string ``"inf"``/``"-inf"`` (e.g. a
+    leakage of −∞: nothing leaked), so that the JSON is standard and every tool reads it."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else (("inf" if value > 0 else "-inf") if math.isinf(value) else value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
 def write_run(result: dict, run: str | os.PathLike) -> tuple[Path, Path]:
     """``RUN/metrics.json`` (everything) and ``RUN/metrics.csv`` (one line per clip and row), each written
     to a temporary name and renamed."""
@@ -384,7 +396,7 @@ def write_run(result: dict, run: str | os.PathLike) -> tuple[Path, Path]:
     run.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = run / "metrics.json", run / "metrics.csv"
     tmp = json_path.with_name(".metrics.json.part")
-    tmp.write_text(json.dumps(result, indent=2, allow_nan=True))
+    tmp.write_text(json.dumps(jsonable(result), indent=2, allow_nan=False))
     publish(tmp, json_path)
     keys = list(dict.fromkeys(k for c in result["clips"] for v in c["values"].values() for k in v))
     tmp = csv_path.with_name(".metrics.csv.part")
