@@ -368,7 +368,7 @@ def evaluate(
             raise UsageError(f"--compare {name}: one model is a separator and the other a highlighter; compare models of the same kind")
     _sampling(model, steps, noise)
     if getattr(model, "stems", None):
-        return _evaluate_separator(model, data, split, others, precision, as_json, quiet)
+        return _evaluate_separator(model, data, split, others, precision, as_json, quiet, shuffle_video)
     if clip_model:
         model.config.clip_model = clip_model
     sep = load(separator) if references and separator.lower() != "none" else None
@@ -389,12 +389,13 @@ def evaluate(
         typer.echo(f"  {row:<32} {metrics} {m['flutter']:6.2f} / {m['flutter_p95']:5.2f} {share}")
 
 
-def _evaluate_separator(model, data: Path, split: str, compare: dict, precision: str, as_json: bool, quiet: bool) -> None:
+def _evaluate_separator(model, data: Path, split: str, compare: dict, precision: str, as_json: bool, quiet: bool,
+                        shuffle_video: bool = True) -> None:
     from avremix.evaluate import evaluate_separation
 
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("evaluate", total=None, clock="")
-        result = evaluate_separation(model, data, split, compare=compare, precision=precision, on_clip=lambda i, n: bar.update(task, completed=i, total=n, clock=f"{i}/{n} clips"))
+        result = evaluate_separation(model, data, split, compare=compare, precision=precision, shuffle_video=shuffle_video, on_clip=lambda i, n: bar.update(task, completed=i, total=n, clock=f"{i}/{n} clips"))
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

@@ -78,7 +78,10 @@ def test_separate_output_layout_scores_and_sums_to_the_input(stem_folders, tmp_p
     run_cli("separate", stem_folders / "input" / "one.mkv", "-o", tmp_path / "out", "-q", check=True)
     proc = run_cli("evaluate", "--est", tmp_path / "out", "--ref", stem_folders / "ref", "--input", stem_folders / "input",
                    "--stems", "dx", "fx", "mx", "--no-speech", "--json", check=True)
-    result = json.loads(proc.stdout)
+    def strict(name):
+        raise AssertionError(f"{name} in the JSON: not standard JSON")
+
+    result = json.loads(proc.stdout, parse_constant=strict)
     assert result["examples"] == 1 and result["unmatched"]["reference only"] == ["two"]
     assert result["rows"]["estimate"]["consistency_dBFS"] < -80
     assert math.isfinite(result["rows"]["estimate"]["SI-SDRi_mean"])

@@ -205,6 +205,8 @@ def test_train_and_evaluate_a_separator(avdnr_corpus, tmp_path, name, sets):
         assert proc.returncode == 2 and "--compare highlight-visah: one model is a separator" in proc.stderr
         proc = run_cli("evaluate", "--model", tmp_path / "run" / "model", "--data", avdnr_corpus, "--precision", "int8")
         assert proc.returncode == 2 and "--precision" in proc.stderr
+        proc = run_cli("evaluate", "--model", tmp_path / "run" / "model", "--data", avdnr_corpus, "--no-shuffle-video", "--json", check=True)
+        assert "model, video shuffled" not in json.loads(proc.stdout)["rows"]
 
 
 def test_dynamic_mixing_keeps_each_picture_with_its_sound(avdnr_corpus):
