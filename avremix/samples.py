@@ -3,7 +3,7 @@
 - ``make_clip``: a moving test pattern with tones (the tests and the benchmarks);
 - ``make_scene``: what ``make run`` shows a newcomer, a short procedural scene (a speaker whose mouth
   follows a synthetic voice, music, effects whose sources flash on screen) mixed badly after the Muddy
-  Mix recipe (the loudest stem pushed up, the others down), beside the director's mix it came from, so
+  Mix recipe (the loudest stem pulled down, the others pushed up), beside the director's mix it came from, so
   that the highlighter has work to do and the report can show input, output and reference. Needs no
   download.
 
@@ -99,6 +99,7 @@ def make_scene(folder: str | os.PathLike, duration: float = 12.0, seed: int = SC
 
     from avremix.data import scene, synth
     from avremix.data.muddy import adjust
+    from avremix.data.store import write_wav
     from avremix.media.writer import encode_video
 
     folder = Path(folder)
@@ -115,8 +116,6 @@ def make_scene(folder: str | os.PathLike, duration: float = 12.0, seed: int = SC
         p.parent.mkdir(parents=True, exist_ok=True)
     frames = scene.render_frames(picture["shots"], cfg.video_fps, cfg.video_size, clip["activity"], picture["onsets"], sr)
     encode_video(paths["input"], frames, cfg.video_fps, cfg.video_size, audio=muddy[None], sample_rate=sr)
-    from avremix.data.store import write_wav
-
     write_wav(paths["reference"], mixes["target"], sr)
     return paths
 
