@@ -158,15 +158,15 @@ def motion_of(path: Path | None) -> np.ndarray | None:
     if not info.has_video:
         return None
     n_frames = int(math.ceil((info.duration or 0) * MOTION_FPS)) or None
-    curve, block, last = [], [], None
+    curve, block = [], []
     for frame in FrameSampler(path, MOTION_FPS, MOTION_SIZE, info=info, n_frames=n_frames):  # streamed: a film's frames never all in memory
         block.append(frame)
-        if len(block) == 256:
-            curve.append(motion_energy(np.stack(block if last is None else [last, *block]))[0 if last is None else 1:])
-            last, block = block[-1], []
-    if block:
-        curve.append(motion_energy(np.stack(block if last is None else [last, *block]))[0 if last is None else 1:])
-    return np.concatenate(curve) if curve else None
+        if len(block) == 257:  # 256 new frames after the previous block's last one
+            curve.append(motion_energy(np.stack(block))[1 if curve else 0:])
+            block = block[-1:]
+    if len(block) > 1 or not curve:
+        curve.append(motion_energy(np.stack(block))[1 if curve else 0:])
+    return np.concatenate(curve)
 
 
 class Tags:
@@ -178,26 +178,34 @@ class Tags:
         _, self.probs, self.embeddings = yamnet_frames(audio16k, SCORE_RATE)
 
 
+def _flutter(output16: np.ndarray, input16: np.ndarray) -> dict[str, float]:
+    """Gain flutter of ``output16`` against ``input16`` (both at :data:`SCORE_RATE`): median and 95th percentile."""
+    from avremix.metrics import gain_flutter
+
+    n = min(output16.shape[-1], input16.shape[-1])
+    out, inp = (torch.from_numpy(np.ascontiguousarray(x[:n]))[None, None] for x in (output16, input16))
+    return {"flutter": float(gain_flutter(out, inp, SCORE_RATE)[0]), "flutter_p95": float(gain_flutter(out, inp, SCORE_RATE, quantile=0.95)[0])}
+
+
 def _speech_scores(est: np.ndarray, ref: np.ndarray, sr: int) -> dict[str, float]:
     from avremix.metrics import pesq_scores, stoi_score
 
     return {**pesq_scores(est, ref, sr), "STOI": stoi_score(est, ref, sr)}
 
 
-def remix_values(est: Signal, ref: Signal, inp: Signal | None, tags_ref: Tags, motion: np.ndarray | None,
+def remix_values(est: Signal, ref: Signal, r16: np.ndarray, i16: np.ndarray | None, tags_ref: Tags, motion: np.ndarray | None,
                  speech: bool = True) -> tuple[dict[str, float], Tags]:
-    """Every remix metric of ``est`` against ``ref`` (``inp``: the unprocessed input, for gain flutter)."""
-    from avremix.metrics import gain_flutter, integrated_loudness, loudness_range, score, temporal_alignment
+    """Every remix metric of ``est`` against ``ref`` (``r16``/``i16``: the reference and the unprocessed
+    input at :data:`SCORE_RATE`; without an input, no gain flutter)."""
+    from avremix.metrics import integrated_loudness, loudness_range, score, temporal_alignment
     from avremix.tagging import kld_from_probs
 
-    e16, r16 = at_score_rate(est), at_score_rate(ref)
-    pred, target = torch.from_numpy(e16)[None, None], torch.from_numpy(r16)[None, None]
+    e16 = at_score_rate(est)
+    n = min(e16.shape[-1], r16.shape[-1])
+    pred, target = (torch.from_numpy(np.ascontiguousarray(x[:n]))[None, None] for x in (e16, r16))
     values = {k: float(v[0]) for k, v in score(pred, target, SCORE_RATE).items()}
-    if inp is not None:
-        i16 = torch.from_numpy(at_score_rate(inp))[None, None]
-        n = min(i16.shape[-1], pred.shape[-1])
-        values["flutter"] = float(gain_flutter(pred[..., :n], i16[..., :n], SCORE_RATE)[0])
-        values["flutter_p95"] = float(gain_flutter(pred[..., :n], i16[..., :n], SCORE_RATE, quantile=0.95)[0])
+    if i16 is not None:
+        values.update(_flutter(e16, i16))
     values["LUFS"] = integrated_loudness(est.audio, est.sample_rate)
     values["LRA"] = loudness_range(est.audio, est.sample_rate)
     if speech:
@@ -218,6 +226,7 @@ def separation_values(est: dict[str, Signal], ref: dict[str, Signal], mixture: S
 
     values: dict[str, float] = {}
     tags: dict[str, Tags] = {}
+    seen: dict[int, tuple[np.ndarray, Tags]] = {}  # the input row gives every stem the same mixture: tag it once
     mix = torch.from_numpy(mixture.mono)[None]
     for stem, e in est.items():
         r = ref[stem]
@@ -226,8 +235,10 @@ def separation_values(est: dict[str, Signal], ref: dict[str, Signal], mixture: S
         values[f"SI-SDR_{stem}"] = float(si_sdr(pe, pr)[0])
         values[f"SI-SDRi_{stem}"] = values[f"SI-SDR_{stem}"] - float(si_sdr(mix, pr)[0])
         values[f"leakage_{stem}"] = leakage_db(e.mono, r.mono, mixture.mono, r.sample_rate)
-        e16 = at_score_rate(e)
-        tags[stem] = Tags(e16)
+        if id(e) not in seen:
+            e16 = at_score_rate(e)
+            seen[id(e)] = e16, Tags(e16)
+        e16, tags[stem] = seen[id(e)]
         values[f"KLD_{stem}"] = kld_from_probs(ref_tags[stem].probs.mean(0), tags[stem].probs.mean(0))
         values[f"WPR_{stem}"] = wpr_from_probs(tags[stem].probs, stem)
         if stem == "dialogue" and speech:
@@ -238,9 +249,7 @@ def separation_values(est: dict[str, Signal], ref: dict[str, Signal], mixture: S
         channels = min(s.audio.shape[0] for s in est.values())
         total = sum(s.audio[:channels] for s in est.values())
         values["consistency_dBFS"] = consistency_dbfs(total[None], mixture.audio[:channels])
-    for metric in ("SI-SDRi",):
-        picked = [values[f"{metric}_{s}"] for s in est]
-        values[f"{metric}_mean"] = float(np.mean(picked))
+    values["SI-SDRi_mean"] = float(np.mean([values[f"SI-SDRi_{s}"] for s in est]))
     return values, tags
 
 
@@ -312,7 +321,7 @@ def score_outputs(est_dir: str | os.PathLike, ref_dir: str | os.PathLike, input_
 
 
 def _score_remix(name: str, est_path: Path, ref_path: Path, inp_path: Path | None, embeddings: dict, speech: bool) -> Clip:
-    from avremix.metrics import gain_flutter, integrated_loudness, loudness_range
+    from avremix.metrics import integrated_loudness, loudness_range
 
     clip = Clip(name, {"estimate": str(est_path), "reference": str(ref_path), "input": str(inp_path) if inp_path else None})
     ref = read_signal(ref_path)
@@ -323,18 +332,17 @@ def _score_remix(name: str, est_path: Path, ref_path: Path, inp_path: Path | Non
     motion = motion_of(inp_path)
     if motion is None:
         motion = motion_of(est_path)  # a highlighted video keeps its picture
-    tags_ref = Tags(at_score_rate(ref))
-    clip.values["estimate"], tags = remix_values(est, ref_e, inp, tags_ref, motion, speech)
+    r16 = at_score_rate(ref)
+    i16 = at_score_rate(inp) if inp is not None else None
+    tags_ref = Tags(r16)
+    clip.values["estimate"], tags = remix_values(est, ref_e, r16, i16, tags_ref, motion, speech)
     embeddings.setdefault("estimate|", []).append(tags.embeddings)
     embeddings.setdefault("reference|", []).append(tags_ref.embeddings)
     reference = {"LUFS": integrated_loudness(ref.audio, ref.sample_rate), "LRA": loudness_range(ref.audio, ref.sample_rate)}
     if inp is not None:
-        clip.values["input"], tags_in = remix_values(inp, ref_i, inp, tags_ref, motion, speech)
-        clip.values["input"].pop("flutter", None), clip.values["input"].pop("flutter_p95", None)  # 0 by definition
+        clip.values["input"], tags_in = remix_values(inp, ref_i, r16, None, tags_ref, motion, speech)  # its flutter is 0 by definition
         embeddings.setdefault("input|", []).append(tags_in.embeddings)
-        r16, i16 = (torch.from_numpy(at_score_rate(s))[None, None] for s in (ref_i, inp))
-        reference["flutter"] = float(gain_flutter(r16, i16, SCORE_RATE)[0])
-        reference["flutter_p95"] = float(gain_flutter(r16, i16, SCORE_RATE, quantile=0.95)[0])
+        reference.update(_flutter(r16, i16))
     clip.values["reference"] = reference
     return clip
 
