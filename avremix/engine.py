@@ -72,7 +72,7 @@ class EngineConfig:
     segment: float = 10.0  # seconds of output each chunk produces
     overlap: float = 1.0  # seconds shared by neighbouring chunks, crossfaded
     context: float = 1.0  # seconds of real neighbouring audio the model also sees on each side (cropped away)
-    batch_size: int = 4  # chunks per forward pass
+    batch_size: int = 0  # chunks per forward pass; 0: auto (1 on the CPU, where small batches run fastest, 8 on CUDA)
     device: str = "auto"  # "auto" (CUDA when available) | "cpu" | "cuda" | "cuda:N"
     precision: str = "auto"  # "auto" (bf16 on CUDA and on CPUs with native bf16, else fp32) | "fp32" | "bf16" (CUDA or CPU) | "fp16" (CUDA)
     seed: int = 0  # seed of the initial noise of generative models
@@ -84,8 +84,8 @@ class EngineConfig:
             raise UsageError(f"--overlap must be in [0, segment) seconds, got {self.overlap} with segment {self.segment}")
         if self.context < 0:
             raise UsageError(f"--context must be >= 0 seconds, got {self.context}")
-        if self.batch_size < 1:
-            raise UsageError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.batch_size < 0:
+            raise UsageError(f"--batch-size must be >= 1 (or 0 for auto), got {self.batch_size}")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise UsageError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
 
@@ -210,6 +210,9 @@ class Engine:
         self.strength = float(strength)
         self.device = resolve_device(self.config.device)
         self.autocast = autocast_dtype(self.device, self.config.precision)
+        # on the CPU the per-item cost grows with the batch (cache): the default highlighter takes 7.5 ms per
+        # second of audio and item at 1 chunk of stereo, 10.8 ms at 4 chunks
+        self.batch_size = self.config.batch_size or (1 if self.device.type == "cpu" else 8)
         self.fps = getattr(model, "fps", None)
         self.grid = _Grid.build(self.config, self.sample_rate, self.fps)
         self.model_rate = int(getattr(model, "sample_rate", self.sample_rate))
@@ -218,7 +221,10 @@ class Engine:
         if self.stems and self.strength != 1.0:
             raise UsageError("a separator runs at strength 1")
         if isinstance(model, torch.nn.Module):
-            model.to(self.device).eval()
+            # channels-last weights make oneDNN / cuDNN run the 2-D convolutions (mask refinement, frame
+            # CNN) in NHWC: 1.8x the default highlighter's speed in bf16 on a 2-core CPU, same results
+            # within bf16 rounding
+            model.to(self.device, memory_format=torch.channels_last).eval()
         overlap = self.grid.seg - round(self.grid.hop_frames * self.grid.frame)
         # crossfade weights over one segment: linear ramps over the overlap, strictly positive
         ramp = (np.arange(overlap, dtype=np.float64) + 0.5) / max(overlap, 1)
@@ -246,7 +252,7 @@ class Engine:
         emitted = 0
         while True:
             batch: list[int] = []
-            while len(batch) < self.config.batch_size:
+            while len(batch) < self.batch_size:
                 a, n, _, _ = g.window(k)
                 src.fill_to(a + n)
                 if src.ended and g.start(k) >= src.end:  # chunk k would only see padding

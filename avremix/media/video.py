@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from avremix.errors import MediaError
 from avremix.media.probe import MediaInfo, open_container, probe
@@ -40,6 +41,9 @@ class FrameSampler:
         self.size = (int(size[0]), int(size[1]))
         self.start = float(start)
         self.n_frames = n_frames
+        # one scaler for the whole stream: ``VideoFrame.to_ndarray(width=, height=)`` builds a new one per
+        # frame, which costs ten times the scaling itself (2.4 against 0.25 ms a 480p frame); same pixels
+        self._scaler = VideoReformatter()
 
     def _pictures(self) -> Iterator[tuple[float, av.VideoFrame]]:
         """(time in seconds, decoded frame) of every picture, in presentation order."""
@@ -55,7 +59,7 @@ class FrameSampler:
 
     def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
         width, height = self.size
-        return frame.to_ndarray(width=width, height=height, format="rgb24")  # [H, W, 3]
+        return self._scaler.reformat(frame, width=width, height=height, format="rgb24").to_ndarray()  # [H, W, 3]
 
     def __iter__(self) -> Iterator[np.ndarray]:
         k = 0
