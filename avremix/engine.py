@@ -57,7 +57,8 @@ class ChunkModel(Protocol):
     """What the engine needs of a network (``torch.nn.Module`` subclasses satisfy it).
 
     ``model(audio [B, 1, T], visual=[B, F, ...] or None, noise=[B, 1, T] or None) -> [B, 1, T]``; a separator
-    (a ``stems`` attribute naming its K outputs) returns ``[B, K, T]``.
+    (a ``stems`` attribute naming its K outputs) returns ``[B, K, T]``. A model with ``shared_visual = True``
+    gets one picture per chunk, ``visual [B / C, F, ...]``, for the chunk's C channels (consecutive items).
     """
 
     sample_rate: int  # rate the network works at
@@ -312,7 +313,9 @@ class Engine:
         visual = None
         if frames is not None:
             v = torch.stack([frames.read(f, n) for _, _, f, n in windows])  # [B, F, ...]
-            visual = v.repeat_interleave(C, dim=0).to(self.device)  # [B*C, F, ...]
+            # one picture per chunk for models that share it among the chunk's channels (the frame CNN
+            # then runs once, not C times), else one per item
+            visual = (v if getattr(self.model, "shared_visual", False) else v.repeat_interleave(C, dim=0)).to(self.device)  # [B or B*C, F, ...]
         noise = None
         if self.noise is not None:
             starts = [round(a * self.model_rate / self.sample_rate) for a, _, _, _ in windows]

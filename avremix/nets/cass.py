@@ -72,6 +72,7 @@ class CASSSeparator(nn.Module):
     name = "cass"
     task = "separate"
     generative = False
+    shared_visual = True  # takes one picture per chunk for all its channels (engine)
     stems = STEMS
 
     def __init__(self, config: CASSConfig | None = None):
@@ -113,7 +114,7 @@ class CASSSeparator(nn.Module):
             v = torch.zeros(B, 2 * self.config.visual_dim, N, device=x_in.device, dtype=a.dtype)
         else:
             face, scene = (visual[:, :, 0], visual[:, :, 1]) if visual.dim() == 6 else (visual, visual)
-            v = torch.cat([frames_to_steps(self.face(face), N), frames_to_steps(self.scene(scene), N)], dim=1)  # [B, 2D, N]
+            v = torch.cat([frames_to_steps(self.face(face), N, B), frames_to_steps(self.scene(scene), N, B)], dim=1)  # [B, 2D, N]
         h = self.cond_mix(F.gelu(torch.cat([a, self.cond_visual(v)], dim=1)))  # [B, H, N]
         for block in self.cond_blocks:
             h = block(h)

@@ -100,6 +100,7 @@ class Condition(NamedTuple):
 class CFMHighlighter(nn.Module):
     name = "cfm"
     generative = True
+    shared_visual = True  # takes one picture per chunk for all its channels (engine)
 
     def __init__(self, config: CFMConfig | None = None):
         super().__init__()
@@ -144,7 +145,7 @@ class CFMHighlighter(nn.Module):
         if visual is None:
             v = torch.zeros_like(a)
         else:
-            v = self.cond_visual(frames_to_steps(self.frames(visual), N))  # [B, H, N]
+            v = self.cond_visual(frames_to_steps(self.frames(visual), N, B))  # [B, H, N]
         h = self.cond_mix(F.gelu(torch.cat([a, v], dim=1)))  # [B, H, N]; no absolute positions: chunks are shift-invariant
         h = self.cond_attn(h.transpose(1, 2)).transpose(1, 2)
         if self.masks is None:

@@ -227,10 +227,22 @@ def sdr_loss(estimate: torch.Tensor, reference: torch.Tensor, mixture: torch.Ten
     return (10 * torch.log10(error / (energy + floor_energy + 1e-10))).mean()
 
 
-def frames_to_steps(features: torch.Tensor, n_steps: int) -> torch.Tensor:
-    """Per-frame features ``[B, F, D]`` repeated onto ``n_steps`` STFT frames → ``[B, D, n_steps]``."""
-    x = features.transpose(1, 2)  # [B, D, F]
-    return F.interpolate(x, size=n_steps, mode="nearest")
+def frames_to_steps(features: torch.Tensor, n_steps: int, batch: int | None = None) -> torch.Tensor:
+    """Per-frame features ``[B', F, D]`` repeated onto ``n_steps`` STFT frames → ``[batch, D, n_steps]``.
+
+    ``batch`` (default ``B'``) a multiple of ``B'``: each picture serves ``batch / B'`` consecutive audio
+    items, the channels of one chunk, so the frame encoder runs once per chunk, not once per channel."""
+    x = F.interpolate(features.transpose(1, 2), size=n_steps, mode="nearest")  # [B', D, n_steps]
+    return shared_to(x, batch)
+
+
+def shared_to(x: torch.Tensor, batch: int | None) -> torch.Tensor:
+    """``x [B', ...]`` repeated item by item to ``[batch, ...]`` (``batch`` a multiple of ``B'``)."""
+    if batch is None or batch == x.shape[0]:
+        return x
+    if batch % x.shape[0]:
+        raise ValueError(f"{x.shape[0]} pictures cannot be shared by {batch} audio items")
+    return x.repeat_interleave(batch // x.shape[0], dim=0)
 
 
 def multi_resolution_stft_loss(pred: torch.Tensor, target: torch.Tensor, windows: tuple[int, ...] = (2048, 1024, 512)) -> torch.Tensor:

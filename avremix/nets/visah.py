@@ -26,6 +26,7 @@ from avremix.nets.common import (
     SpectralConfig,
     VisualInputConfig,
     multi_resolution_stft_loss,
+    shared_to,
     sinusoidal,
     visual_encoder,
 )
@@ -44,6 +45,7 @@ class VisAHConfig(VisualInputConfig):
 class VisAH(nn.Module):
     name = "visah"
     generative = False
+    shared_visual = True  # takes one picture per chunk for all its channels (engine)
 
     def __init__(self, config: VisAHConfig | None = None):
         super().__init__()
@@ -88,7 +90,7 @@ class VisAH(nn.Module):
         seq = latent.transpose(1, 2)  # [B, L, H]
         seq = seq + sinusoidal(torch.arange(seq.shape[1], device=seq.device), seq.shape[2])[None]
         if visual is not None:
-            ctx = self.ctx_in(self.frames(visual))  # [B, F, H]
+            ctx = shared_to(self.ctx_in(self.frames(visual)), audio.shape[0])  # [B, F, H]
             ctx = self.context(ctx + sinusoidal(torch.arange(ctx.shape[1], device=ctx.device), ctx.shape[2])[None])
         else:
             ctx = torch.zeros_like(seq[:, :1])

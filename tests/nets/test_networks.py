@@ -135,3 +135,26 @@ def test_flow_starts_from_the_input_unless_noise_is_asked_for(batch):
     torch.testing.assert_close(quiet[0], quiet[1])
     assert (noisy[0] - noisy[1]).abs().max() > 1e-4
     assert (noisy[0] - quiet[0]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("name", ["cfm", "visah", "cass"])
+def test_one_picture_per_chunk_equals_one_per_channel(muddy_corpus, name):
+    """The engine hands models with ``shared_visual`` one picture per chunk for all its channels (the frame
+    CNN runs once, not C times): a stereo clip gets exactly what it got with the picture repeated."""
+    from avremix.nets.cass import CASSConfig, CASSSeparator
+
+    torch.manual_seed(2)
+    model = (TINY[name]() if name != "cass" else CASSSeparator(CASSConfig(hidden=32, blocks=1, heads=2, visual_dim=16, cond_blocks=1))).eval()
+    for p in model.parameters():
+        p.data.add_(0.02 * torch.randn_like(p))
+    assert model.shared_visual
+    item = MuddyDataset(muddy_corpus, "train")[0]
+    stereo = torch.cat([item["input"], 0.5 * item["input"].flip(-1)]).numpy()  # [2, T]: two different channels
+    frames = list(item["frames"].numpy())
+    config = EngineConfig(segment=2.0, overlap=0.5, context=0.5, device="cpu", precision="fp32", batch_size=2)
+    shared = Engine(model, 16000, config).process(stereo, frames)
+    other_picture = Engine(model, 16000, config).process(stereo, frames[::-1])
+    assert np.abs(shared - other_picture).max() > 1e-4  # the picture matters to this model
+    model.shared_visual = False  # the instance attribute: the engine repeats the picture for each channel
+    repeated = Engine(model, 16000, config).process(stereo, frames)
+    np.testing.assert_allclose(shared, repeated, atol=1e-5, rtol=0)
