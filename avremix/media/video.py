@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 
@@ -46,16 +47,40 @@ class FrameSampler:
         self._scaler = VideoReformatter()
 
     def _pictures(self) -> Iterator[tuple[float, av.VideoFrame]]:
-        """(time in seconds, decoded frame) of every picture, in presentation order."""
+        """(time in seconds, decoded frame) of the pictures, in presentation order.
+
+        Non-reference pictures (most B-frames) that no target time will show are not decoded at all
+        (``skip_frame`` set per packet): the sampler only ever emits the picture on screen at a target
+        time, and nothing else depends on a non-reference picture, so the frames yielded to the model are
+        the same, at a quarter less decoding for 25 fps H.264 High sampled at 10 fps (more for 50/60 fps)."""
         with open_container(self.path) as c:
             stream = c.streams[self.stream_index]
             stream.thread_type = "AUTO"
+            ctx = stream.codec_context
+            tb = float(stream.time_base) if stream.time_base else None
+            nominal = 1.0 / float(stream.average_rate) if stream.average_rate else 0.0
             try:
-                for frame in c.decode(stream):
-                    if frame.pts is not None:
-                        yield float(frame.pts * frame.time_base), frame
+                for packet in c.demux(stream):
+                    if tb is not None and packet.pts is not None:
+                        shown = self._shown(packet.pts * tb, (packet.duration or 0) * tb or nominal)
+                        ctx.skip_frame = "DEFAULT" if shown else "NONREF"
+                    for frame in packet.decode():
+                        if frame.pts is not None:
+                            yield float(frame.pts * frame.time_base), frame
             except av.error.FFmpegError as e:
                 raise MediaError(f"video decoding failed (damaged or truncated file): {e.strerror or e}", self.path) from None
+
+    def _shown(self, t: float, duration: float) -> bool:
+        """Whether a picture due at ``t`` for ``duration`` seconds is on screen at a target time (see
+        ``__iter__``: at ``tau`` the picture shown is the last one due by ``tau + eps``). Unknown
+        durations and the picture before the first target count as shown."""
+        if duration <= 0 or t <= self.start:
+            return True
+        eps = 1e-3
+        k = math.ceil((t - eps - self.start) * self.fps - 1e-9)  # first target time at or after the picture
+        if self.n_frames is not None and k >= self.n_frames:
+            return False
+        return self.start + k / self.fps < t + duration - eps
 
     def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
         width, height = self.size
