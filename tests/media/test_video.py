@@ -37,3 +37,40 @@ def test_frame_count_follows_the_audio_when_asked(counter_video):
 def test_start_offset_shifts_the_frames(counter_video):
     frames = list(FrameSampler(counter_video, fps=5, size=(16, 16), start=1.0, n_frames=5))
     assert [int(round(f.mean())) for f in frames] == [(8 * (25 + 5 * k)) % 256 for k in range(5)]
+
+
+@pytest.fixture(scope="module")
+def bframe_video(tmp_path_factory):
+    """The counter as H.264 High with B-frames (non-reference pictures among them), as films are coded."""
+    path = tmp_path_factory.mktemp("v") / "counter_b.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "color=black:size=64x48:rate=25,format=yuv420p,geq=lum='mod(8*N,256)':cb=128:cr=128",
+         "-t", "4", "-c:v", "libx264", "-preset", "medium", "-bf", "3", "-b-pyramid", "none", "-profile:v", "high", str(path)],
+        check=True,
+    )
+    return path
+
+
+@pytest.mark.parametrize("fps, start, n_frames", [(10, 0.0, None), (12.5, 0.37, None), (5, 1.0, 7)])
+def test_skipping_unshown_pictures_yields_the_same_frames(bframe_video, fps, start, n_frames):
+    """Non-reference pictures that no target time shows are not decoded; the frames are those of a full decode."""
+    skipping = FrameSampler(bframe_video, fps=fps, size=(16, 16), start=start, n_frames=n_frames)
+    full = FrameSampler(bframe_video, fps=fps, size=(16, 16), start=start, n_frames=n_frames)
+    full._shown = lambda t, duration: True  # every picture decoded
+    decoded = {"skipping": 0, "full": 0}
+
+    def counted(sampler, key):
+        pictures = sampler._pictures
+
+        def wrapper():
+            for item in pictures():
+                decoded[key] += 1
+                yield item
+        sampler._pictures = wrapper
+
+    counted(skipping, "skipping")
+    counted(full, "full")
+    a, b = np.stack(list(skipping)), np.stack(list(full))
+    np.testing.assert_array_equal(a, b)
+    assert len(a) == (n_frames or round(4 * fps))
+    assert decoded["skipping"] < decoded["full"], decoded  # some B-frames were skipped
