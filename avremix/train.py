@@ -78,6 +78,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True  # bf16 autocast on CUDA
     init: str = ""  # start from these weights (a model name or folder of the same type): fine-tuning
+    init_skip: str = ""  # layers (comma-separated name prefixes, e.g. mask_refine) not taken from init: a student whose refinement is resized keeps the rest
 
 
 # -- configuration ------------------------------------------------------------------------------------------
@@ -336,7 +337,7 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
     context = context_for(model_config, clip_weights)
     model = checkpoint.MODELS[config.model][0](model_config).to(device)
     if config.init and not resume:
-        _initialise(model, config.init)
+        _initialise(model, config.init, tuple(p for p in config.init_skip.split(",") if p))
     ema = EMA(model, config.ema)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     step = 0
@@ -414,12 +415,15 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
     return last, model
 
 
-def _initialise(model: torch.nn.Module, name_or_path: str) -> None:
+def _initialise(model: torch.nn.Module, name_or_path: str, skip: tuple[str, ...] = ()) -> None:
     """Copy the weights of a saved model into ``model``. Every tensor of the saved model must fit one of
     ``model`` exactly (same type and sizes); layers that ``model`` adds (say ``model.cond_blocks=4`` on a
-    model saved with none) keep their initialisation, which for such blocks is the identity."""
+    model saved with none) keep their initialisation, which for such blocks is the identity. Layers named
+    by ``skip`` (name prefixes) are not taken: a model whose mask refinement is resized (a faster
+    student) starts from everything else, its new refinement at the identity."""
     source = checkpoint.load(name_or_path)
-    own, theirs = model.state_dict(), source.state_dict()
+    own = model.state_dict()
+    theirs = {k: v for k, v in source.state_dict().items() if not any(k == p or k.startswith(p + ".") for p in skip)}
     if source.name != model.name or not set(theirs) <= set(own) or any(own[k].shape != theirs[k].shape for k in theirs):
         raise UsageError(f"init={name_or_path}: its weights do not fit this {model.name} model (different type or sizes); "
                          "train with the same model settings as it was built with")

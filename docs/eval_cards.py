@@ -16,7 +16,7 @@ Datasets (the real ones need ``make data-assets``):
 Previous defaults (the "previous default" rows) are read from git history (``git show REV:models/...``);
 in a checkout without history those rows are left out, with a warning.
 
-    python docs/eval_cards.py [--work DIR] [--only ID ...] [--check]
+    python docs/eval_cards.py [--work DIR] [--only ID ...] [--check] [--print]
 """
 
 from __future__ import annotations
@@ -189,6 +189,7 @@ def main() -> int:
     p.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "avremix-eval", help="datasets and previous models (kept between runs)")
     p.add_argument("--only", nargs="+", default=None, help="table ids (default: every table the cards mark)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a card's number is more than 1 %% off")
+    p.add_argument("--print", dest="show", action="store_true", help="also print each regenerated table (make bench: quality beside speed)")
     a = p.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     cache: dict = {}
@@ -206,6 +207,8 @@ def main() -> int:
             old = next(m["body"] for m in MARK.finditer(text) if m["id"] == table)
             problem = differ(old, new)
             print(f"{card.relative_to(ROOT)} / {table}: {'matches' if problem is None else problem}")
+            if a.show:
+                print(new)
             if problem is not None:
                 failed.append(table)
             text = MARK.sub(lambda m: m[1] + new + m[4] if m["id"] == table else m[0], text)

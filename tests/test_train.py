@@ -176,3 +176,28 @@ def test_interrupted_training_says_how_to_resume(muddy_corpus, tmp_path):
     assert proc.wait(timeout=60) == 130
     stderr = proc.stderr.read()
     assert "interrupted (SIGINT)" in stderr and "--resume" in stderr and "--skip-existing" not in stderr and "Traceback" not in stderr
+
+
+def test_init_skip_starts_a_student_with_a_resized_refinement(tmp_path):
+    """``init_skip=mask_refine``: a highlighter whose mask refinement is narrower takes every other weight
+    of the saved model and starts its new refinement at the identity (zero last layer); without the skip
+    the sizes do not fit."""
+    from avremix.nets.cfm import CFMConfig, CFMHighlighter
+    from avremix.train import _initialise
+
+    small = dict(hidden=32, blocks=1, attn_layers=1, heads=2, visual_dim=16)
+    torch.manual_seed(0)
+    teacher = CFMHighlighter(CFMConfig(**small, mask_channels=16, mask_layers=4))
+    for p in teacher.parameters():
+        p.data.add_(0.01 * torch.randn_like(p))
+    checkpoint.save(teacher, tmp_path / "teacher")
+    student = CFMHighlighter(CFMConfig(**small, mask_channels=8, mask_layers=2))
+    with pytest.raises(UsageError, match="do not fit"):
+        _initialise(student, str(tmp_path / "teacher"))
+    _initialise(student, str(tmp_path / "teacher"), skip=("mask_refine",))
+    saved = checkpoint.load(str(tmp_path / "teacher")).state_dict()
+    for k, v in student.state_dict().items():
+        if k.startswith("mask_refine."):
+            continue
+        torch.testing.assert_close(v, saved[k])
+    assert not student.mask_refine[-1].weight.any()  # the new refinement changes nothing yet
