@@ -78,6 +78,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True  # bf16 autocast on CUDA
     init: str = ""  # start from these weights (a model name or folder of the same type): fine-tuning
+    teacher: str = ""  # a model name or folder of the same task: train to its outputs instead of the targets (distillation of a faster student)
     init_skip: str = ""  # layers (comma-separated name prefixes, e.g. mask_refine) not taken from init: a student whose refinement is resized keeps the rest
 
 
@@ -363,6 +364,17 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
                         generator=torch.Generator().manual_seed(config.seed))
     val_batches = _validation_batches(model, data, config, context) if rank == 0 else []
     objective = _Objective(model)
+    teacher = checkpoint.load(config.teacher, device).eval() if config.teacher else None
+    if teacher is not None:  # it only runs forward: as fast as inference runs it (bf16 where native, channels-last)
+        from avremix.engine import autocast_dtype
+
+        sees = [",".join(getattr(m.config, "visual", ())) or "no picture" for m in (teacher, model)]
+        if getattr(teacher, "task", None) != getattr(model, "task", None) or sees[0] != sees[1]:
+            raise UsageError(f"teacher={config.teacher}: a teacher must do this model's task and see the picture the same way "
+                             f"(it is a {teacher.name} model taking {sees[0]}; this is a {model.name} model taking {sees[1]})")
+
+        teacher.to(memory_format=torch.channels_last)
+        teacher_dtype = autocast_dtype(device, "auto")
     net = torch.nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
     autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
     log_file = out / "log.csv"
@@ -385,8 +397,12 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
             lr = learning_rate(config, step)
             for group in opt.param_groups:
                 group["lr"] = lr
+            target = batch["target"].to(device)
+            if teacher is not None:  # distillation: the teacher's output on the same crop is the target
+                with torch.no_grad(), torch.autocast(device.type, dtype=teacher_dtype, enabled=teacher_dtype is not None):
+                    target = teacher(batch["input"].to(device), visual=batch["frames"].to(device)).float()
             with torch.autocast(**autocast):
-                loss, parts = net(batch["input"].to(device), batch["target"].to(device), batch["frames"].to(device), batch["stems"].to(device))
+                loss, parts = net(batch["input"].to(device), target, batch["frames"].to(device), batch["stems"].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             grad = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip).item()

@@ -201,3 +201,38 @@ def test_init_skip_starts_a_student_with_a_resized_refinement(tmp_path):
             continue
         torch.testing.assert_close(v, saved[k])
     assert not student.mask_refine[-1].weight.any()  # the new refinement changes nothing yet
+
+
+def test_teacher_distils_its_outputs_into_the_student(muddy_corpus, tmp_path):
+    """``teacher=MODEL``: the student is trained to the teacher's outputs on each crop (not to the
+    targets): the same run without a teacher ends further from the teacher's function."""
+    from avremix.data.datasets import MuddyDataset
+
+    torch.manual_seed(0)
+    config, model_config = tiny(1)
+    _, teacher = train(muddy_corpus, tmp_path / "t", config, model_config)
+    for p in teacher.parameters():  # a teacher with a function of its own, far from the targets
+        p.data.add_(0.05 * torch.randn_like(p))
+    checkpoint.save(teacher, tmp_path / "teacher")
+    teacher = checkpoint.load(str(tmp_path / "teacher")).eval()
+    item = MuddyDataset(muddy_corpus, "val")[0]
+    x, frames = item["input"][None], item["frames"][None]
+
+    def distance(model):  # of STFT magnitudes, what VisAH's loss compares
+        with torch.no_grad():
+            a, b = (torch.stft(m.eval()(x, frames)[:, 0], 512, 128, return_complex=True, window=torch.hann_window(512)).abs()
+                    for m in (model, teacher))
+        return (a - b).pow(2).mean().item()
+
+    runs = {}
+    for name, extra in (("targets", {}), ("teacher", {"teacher": str(tmp_path / "teacher")})):
+        torch.manual_seed(1)
+        config, model_config = tiny(30, lr=1e-3, **extra)
+        runs[name] = distance(train(muddy_corpus, tmp_path / name, config, model_config)[1])
+    assert runs["teacher"] < 0.7 * runs["targets"], runs
+
+
+def test_teacher_of_another_task_is_refused(muddy_corpus, tmp_path):
+    config, model_config = tiny(1, teacher="separate-cass")
+    with pytest.raises(UsageError, match="teacher=separate-cass"):
+        train(muddy_corpus, tmp_path / "run", config, model_config)

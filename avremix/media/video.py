@@ -52,7 +52,9 @@ class FrameSampler:
         Non-reference pictures (most B-frames) that no target time will show are not decoded at all
         (``skip_frame`` set per packet): the sampler only ever emits the picture on screen at a target
         time, and nothing else depends on a non-reference picture, so the frames yielded to the model are
-        the same, at a quarter less decoding for 25 fps H.264 High sampled at 10 fps (more for 50/60 fps)."""
+        the same, at a quarter less decoding for 25 fps H.264 High sampled at 10 fps (more for 50/60 fps).
+        A picture counts as shown until its packet's duration ends: in a variable-rate stream with a gap
+        after a skipped picture, the target times inside the gap get the reference picture before it."""
         with open_container(self.path) as c:
             stream = c.streams[self.stream_index]
             stream.thread_type = "AUTO"
