@@ -194,10 +194,19 @@ def test_progress_is_counted_in_seconds(audio):
     assert seen == sorted(seen) and seen[-1] == pytest.approx(audio.shape[1] / SR)
 
 
-@pytest.mark.parametrize("kw,msg", [({"segment": 0}, "--segment"), ({"overlap": 3.0}, "--overlap"), ({"precision": "int4"}, "--precision"), ({"device": "tpu"}, "--device")])
+@pytest.mark.parametrize("kw,msg", [({"segment": 0}, "--segment"), ({"overlap": 3.0}, "--overlap"), ({"precision": "int4"}, "--precision"), ({"device": "tpu"}, "--device"),
+                                    ({"batch_size": -1}, "--batch-size")])
 def test_bad_settings_are_user_errors(kw, msg):
     with pytest.raises(UsageError, match=msg):
         Engine(Identity(), SR, config(**kw))
+
+
+def test_batch_size_auto_is_one_chunk_on_the_cpu_and_gives_the_same_output(audio):
+    model = SmallConv()
+    auto = Engine(model, SR, config(batch_size=0, context=0.01, device="cpu"))
+    assert auto.batch_size == 1  # the CPU runs small batches fastest
+    three = Engine(model, SR, config(batch_size=3, context=0.01, device="cpu"))
+    np.testing.assert_allclose(auto.process(audio), three.process(audio), atol=1e-6)
 
 
 def test_bf16_on_the_cpu_matches_fp32_and_fp16_needs_cuda(audio):
