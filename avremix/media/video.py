@@ -24,6 +24,8 @@ class FrameSampler:
     with the video's length.
     """
 
+    EPS = 1e-3  # a picture due within a millisecond of a target time counts as on screen (rounding)
+
     def __init__(
         self,
         path: str | os.PathLike,
@@ -78,7 +80,7 @@ class FrameSampler:
         durations and the picture before the first target count as shown."""
         if duration <= 0 or t <= self.start:
             return True
-        eps = 1e-3
+        eps = self.EPS
         k = math.ceil((t - eps - self.start) * self.fps - 1e-9)  # first target time at or after the picture
         if self.n_frames is not None and k >= self.n_frames:
             return False
@@ -92,7 +94,7 @@ class FrameSampler:
         k = 0
         held: av.VideoFrame | None = None  # the picture on screen at the next target time
         held_rgb: np.ndarray | None = None  # converted only when it is emitted (most pictures are skipped)
-        eps = 1e-3  # a picture due within a millisecond of the target time counts as on screen (rounding)
+        eps = self.EPS
         for t, picture in self._pictures():
             # emit every target time that comes before this picture is due: the held one was on screen then
             while held is not None and self.start + k / self.fps < t - eps:
