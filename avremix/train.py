@@ -8,8 +8,9 @@ never hears the same mixture twice; its frames are the face and scene streams ``
 
 Data of a highlighter: a Muddy Mix dataset (``build-dataset muddy``). With ``augment`` on, every training crop gets fresh
 Muddy Mix gains drawn from its stems (``modes``: discrete, continuous or time-varying, as the builder
-does) and a random overall level (±6 dB on input and target alike), so the model never sees the same
-input twice and does not learn one loudness. With probability ``silence`` a crop also gets a stretch of
+does) and a random overall level (±``level_db``, 6 dB by default, on input and target alike), so the model
+never sees the same input twice and does not learn one loudness (``level_db=0`` keeps the data's own
+level: the model then also learns the targets' loudness, as a film mix is delivered at one). With probability ``silence`` a crop also gets a stretch of
 digital silence (0.25 to 1.5 s, at its start, its end or inside, with 10 ms fades) in input, target and
 stems alike: films have silent gaps, fades and hard starts, and the audio next to them must be remixed
 as usual, not as if the whole scene had gone quiet.
@@ -67,6 +68,7 @@ class TrainConfig:
     augment: bool = True  # fresh Muddy Mix gains and level for every crop
     modes: tuple[str, ...] = MODES  # Muddy Mix modes the augmentation draws from
     silence: float = 0.0  # probability of a stretch of silence in an augmented crop
+    level_db: float = 6.0  # highlighters: ± dB of an augmented crop's random overall level (0: the data's own level)
     dynamic_mix: float = 0.0  # separators: probability that a crop's music and effects (with its scene frames) come from other clips
     wrong_picture: float = 0.0  # separators: probability that a crop's face and scene frames come from another clip (targets unchanged)
     checkpoint_every: int = 500
@@ -148,7 +150,7 @@ class TrainingSet(_Crops):
     """
 
     def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, context: ContextFeatures | None = None,
-                 modes: tuple[str, ...] = MODES, silence: float = 0.0):
+                 modes: tuple[str, ...] = MODES, silence: float = 0.0, level_db: float = 6.0):
         self.base = MuddyDataset(root, split, crop=crop, seed=seed)
         if not self.base.rows:
             raise UsageError(f"has no {split} examples", root)
@@ -157,7 +159,9 @@ class TrainingSet(_Crops):
         if not 0.0 <= silence <= 1.0:
             raise UsageError(f"--set silence= is a probability between 0 and 1, got {silence}")
         self.augment, self.seed, self.calls = augment, seed, 0
-        self.modes, self.silence = tuple(modes), float(silence)
+        if not 0.0 <= level_db <= 40.0:
+            raise UsageError(f"--set level_db= is a range in dB between 0 and 40, got {level_db}")
+        self.modes, self.silence, self.level_db = tuple(modes), float(silence), float(level_db)
         self.context, self.features = context, {}
 
     def _visual(self, index: int, item: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -188,7 +192,7 @@ class TrainingSet(_Crops):
             peak = self.base.rows[index].get("params", {}).get("peak_normalize", True)  # the build's recipe (≤ 0.4: peak)
             adjusted = adjust(stems, target, sr, str(rng.choice(self.modes)), rng, peak)
             mixed, mixed_stems = adjusted["input"], adjusted["input_stems"]
-        level = np.full(target.shape[-1], 10 ** (rng.uniform(-6, 6) / 20), dtype=np.float32)  # [T]
+        level = np.full(target.shape[-1], 10 ** (rng.uniform(-self.level_db, self.level_db) / 20), dtype=np.float32)  # [T]
         if rng.random() < self.silence:
             level *= silent_stretch(target.shape[-1], sr, rng)
         return {"input": torch.from_numpy(mixed[None] * level).float(), "target": torch.from_numpy(target[None] * level).float(),
@@ -239,7 +243,7 @@ class SeparationSet(_Crops):
             if rng.random() < self.wrong_picture:
                 other = self.base[int(rng.integers(len(self.base)))]
                 face, scene = other["face"], other["scene"]
-            gains = 10 ** (rng.uniform(-3, 3, size=(stems.shape[0], 1)) / 20) * 10 ** (rng.uniform(-6, 6) / 20)
+            gains = 10 ** (rng.uniform(-3, 3, size=(stems.shape[0], 1)) / 20) * 10 ** (rng.uniform(-self.level_db, self.level_db) / 20)
             stems = stems * torch.from_numpy(gains).float()
         frames = torch.stack([face, scene], dim=1)  # [F, 2, H, W, 3]
         return {"input": stems.sum(0, keepdim=True), "target": stems, "frames": frames, "stems": stems}
@@ -473,7 +477,7 @@ def training_set(model, data, split: str, config: TrainConfig, augment: bool, se
     """The model's kind of data: AV-CASS crops for a separator, Muddy Mix crops for a highlighter."""
     if is_separator(model):
         return SeparationSet(data, split, config.crop, augment, seed, config.dynamic_mix, config.wrong_picture)
-    return TrainingSet(data, split, config.crop, augment, seed, context, config.modes, config.silence)
+    return TrainingSet(data, split, config.crop, augment, seed, context, config.modes, config.silence, config.level_db)
 
 
 def _validation_batches(model, data, config: TrainConfig, context: ContextFeatures | None) -> list[dict]:

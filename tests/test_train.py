@@ -160,6 +160,23 @@ def test_silence_augmentation_silences_input_target_and_stems_together(muddy_cor
         TrainingSet(muddy_corpus, "train", 2.0, True, 0, silence=1.5)
 
 
+def test_level_augmentation_range_and_off(muddy_corpus):
+    """``level_db``: every augmented crop's overall level within ±level_db of the data's, input and target
+    alike; 0 keeps the target exactly as built (a model can then learn the targets' loudness)."""
+    base = TrainingSet(muddy_corpus, "train", None, False, 0)[0]["target"]
+    ref = float(base.square().sum())
+    wide = TrainingSet(muddy_corpus, "train", None, True, 0, level_db=6.0)
+    levels = [10 * np.log10(float(wide[0]["target"].square().sum()) / ref) for _ in range(12)]
+    assert max(np.abs(levels)) <= 6.0 + 1e-3 and np.ptp(levels) > 2.0  # drawn, within the range
+    fixed = TrainingSet(muddy_corpus, "train", None, True, 0, level_db=0.0)
+    for _ in range(3):
+        item = fixed[0]
+        torch.testing.assert_close(item["target"], base)
+        assert not torch.equal(item["input"], base)  # the mis-mix itself is still drawn afresh
+    with pytest.raises(UsageError, match="level_db"):
+        TrainingSet(muddy_corpus, "train", 2.0, True, 0, level_db=-1.0)
+
+
 def test_interrupted_training_says_how_to_resume(muddy_corpus, tmp_path):
     """SIGINT during `avremix train`: exit 130 and advice to --resume (a training run has no --skip-existing)."""
     import signal
