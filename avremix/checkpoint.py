@@ -88,6 +88,7 @@ def load(name_or_path: str, device: str | torch.device = "cpu") -> torch.nn.Modu
         raise UsageError(f"weights do not match the {meta['model']} config: {len(missing)} tensors missing "
                          f"(saved by avremix {meta.get('avremix_version', '?')}; this is {__version__})", folder)
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
+    model.target_lufs = meta.get("target_lufs")  # a highlighter's training targets' median loudness (--loudness auto)
     return model.to(device).eval()
 
 
@@ -99,5 +100,5 @@ def list_models() -> list[dict]:
         meta = json.loads((folder / "model.json").read_text())
         out.append({"name": folder.name, "model": meta.get("model"), "size_mb": round((folder / "model.safetensors").stat().st_size / 2**20, 1),
                     "sample_rate": meta.get("sample_rate"), "fps": meta.get("fps"), "default": folder.name in (DEFAULT_MODEL, DEFAULT_SEPARATOR),
-                    "summary": meta.get("summary", "")})
+                    "target_lufs": meta.get("target_lufs"), "summary": meta.get("summary", "")})
     return out

@@ -177,6 +177,9 @@ def highlight(
     seed: int = typer.Option(0, help="Seed of the starting noise of a flow model run with --noise above 0 (same seed, same output)."),
     clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,
     captions: Path | None = typer.Option(None, "--captions", help="Captions (JSON or SRT) for a model that takes a captions stream; default: IN.srt or IN.json beside each input.", show_default=False),
+    loudness: str = typer.Option("auto", "--loudness", help="Integrated loudness (BS.1770) of the output, set with one gain over the whole file: auto (the film-mix level the model was trained to restore: the median loudness of its training targets, listed by `avremix models`; "
+                                 "a model without one keeps its own level), off (the model's own level), or LUFS such as -23 (EBU R 128) or -24 (ATSC A/85). "
+                                 "The sample peak is kept at or below -1 dBFS. Needs temporary disk space beside the output: about 1.4 GB per hour of 48 kHz stereo."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
     recursive: bool = _RECURSIVE, shard: str | None = _SHARD, skip_existing: bool = _SKIP, summary: Path | None = _SUMMARY,
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary on stdout."),
@@ -188,14 +191,15 @@ def highlight(
     """
     streaming_threads()
     from avremix.engine import EngineConfig
-    from avremix.highlight import highlight_many, load_highlighter
+    from avremix.highlight import highlight_many, load_highlighter, loudness_target
 
     model = load_highlighter(model_name, gains, separator, strength)  # loaded once for every input
+    level = loudness_target(loudness, model, strength)
     _sampling(model, steps, noise)
     features = _context(model, clip_weights, clip_model, captions) if model is not None else None
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision, seed=seed)
     config.validate()  # a bad option fails once, not once per file
-    options = dict(strength=strength, audio_stream=audio_stream, config=config, overwrite=overwrite, context=features, captions=captions)
+    options = dict(strength=strength, audio_stream=audio_stream, config=config, overwrite=overwrite, context=features, captions=captions, loudness=level)
     batch = _batch(recursive, shard, skip_existing, summary, overwrite, model)
     single = len(inputs) == 1 and not inputs[0].is_dir() and not _pattern(inputs[0]) and not output.is_dir() and output.suffix != ""  # -o FILE
     with _progress(quiet or as_json) as bar:
@@ -244,6 +248,14 @@ def _pattern(path: Path) -> bool:
     return not path.exists() and any(c in str(path) for c in "*?[")
 
 
+def _level(loudness: dict | None) -> str:
+    """``, -27.2 LUFS (gain -6.1 dB)`` for a result of ``--loudness``; empty without one."""
+    if not loudness or loudness.get("after") is None:
+        return ", silent: level unchanged" if loudness else ""
+    held = f", held at -1 dBFS peak instead of {loudness['target']:.1f} LUFS" if loudness["peak_limited"] else ""
+    return f", {loudness['after']:.1f} LUFS (gain {loudness['gain_db']:+.1f} dB{held})"
+
+
 def _report(results, as_json: bool, quiet: bool, single: bool | None = None) -> None:
     failed = [r for r in results if not r.ok]
     skipped = [r for r in results if r.skipped]
@@ -253,7 +265,7 @@ def _report(results, as_json: bool, quiet: bool, single: bool | None = None) -> 
     elif not quiet:
         for r in results:
             if r.ok and not r.skipped:
-                err.print(f"{r.output}: {r.duration:.1f} s of audio in {r.seconds:.1f} s ({r.realtime}× real time), audio {r.audio_codec}", highlight=False)
+                err.print(f"{r.output}: {r.duration:.1f} s of audio in {r.seconds:.1f} s ({r.realtime}× real time), audio {r.audio_codec}{_level(r.loudness)}", highlight=False)
     for r in failed:
         err.print(f"[bold red]avremix: error:[/] {r.error}", highlight=False, soft_wrap=True)
     if not single or skipped:
@@ -350,6 +362,7 @@ def evaluate(
     references: bool = typer.Option(True, "--references/--no-references", help="Score the reference rows: the input loudness-normalised to the training targets' median loudness, and separate-then-remix."),
     figure: Path | None = typer.Option(None, "--figure", help="Write a PNG of every row's gain flutter per clip beside the target's.", show_default=False),
     precision: str = typer.Option("auto", help="Precision the models run at, as in highlight and separate: auto, fp32 or bf16."),
+    loudness: str = typer.Option("auto", "--loudness", help="As highlight --loudness (auto, off or LUFS): each model's output clip is brought to that level before it is scored, as highlight brings a file."),
     steps: int | None = _STEPS, noise: float | None = _NOISE,
     clip_weights: Path | None = _CLIP_WEIGHTS, clip_model: str | None = _CLIP_MODEL,
     seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
@@ -385,7 +398,7 @@ def evaluate(
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("evaluate", total=None, clock="")
         result = run_evaluation(model, data, split, shuffle_video=shuffle_video, seed=seed, clip_weights=clip_weights, references=references,
-                                separator=sep, compare=others, precision=precision, on_batch=lambda b, n: bar.update(task, completed=b, total=n, clock=f"{b}/{n} batches"))
+                                separator=sep, compare=others, precision=precision, loudness=loudness, on_batch=lambda b, n: bar.update(task, completed=b, total=n, clock=f"{b}/{n} batches"))
     if figure is not None:
         flutter_figure(result, figure)
     if as_json:
@@ -490,7 +503,8 @@ def models(as_json: bool = _JSON) -> None:
         typer.echo("no models ship in this installation")
     for m in found:
         picture = f"{m['fps']} fps" if m["fps"] else "audio only"
-        typer.echo(f"{m['name']:<20} {m['model']:<8} {m['size_mb']:>5} MB  {m['sample_rate']} Hz {picture:<10}{'  (default)' if m['default'] else ''}  {m['summary']}")
+        level = f"  output {m['target_lufs']:.1f} LUFS" if m.get("target_lufs") is not None else ""
+        typer.echo(f"{m['name']:<20} {m['model']:<8} {m['size_mb']:>5} MB  {m['sample_rate']} Hz {picture:<10}{'  (default)' if m['default'] else ''}{level}  {m['summary']}")
 
 
 @app.command()

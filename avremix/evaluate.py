@@ -51,7 +51,8 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
              shuffle_video: bool = True, seed: int = 0, device: str | torch.device = "cpu",
              on_batch: Callable[[int, int], None] | None = None, clip_weights: str | Path | None = None,
              references: bool = True, separator: torch.nn.Module | None = None,
-             compare: dict[str, torch.nn.Module] | None = None, precision: str = "auto") -> dict:
+             compare: dict[str, torch.nn.Module] | None = None, precision: str = "auto",
+             loudness: str | float | None = "auto") -> dict:
     """A highlighter on a Muddy Mix split, next to references, so that it is never judged only against the
     raw input. Rows (each: mean MAG, ENV, W-dis, gain flutter and its 95th percentile, and the share of
     clips where it beats the input on MAG):
@@ -65,14 +66,19 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
     ``target`` holds the gain flutter of the target itself (against the input), the bar a remix's own
     flutter is measured against. ``clips`` keeps every per-clip value (for figures and reports). The
     flat keys ``input_MAG``, ``model_MAG``... of avremix ≤ 0.4 are kept. ``precision`` is the engine's
-    (``auto``: as ``avremix highlight`` runs the model on this machine).
+    (``auto``: as ``avremix highlight`` runs the model on this machine), and ``loudness`` is
+    ``highlight --loudness`` (each clip is a file: every model's output is brought to its
+    :func:`~avremix.highlight.loudness_target` with one gain per clip; ``summary["loudness"]`` lists them).
     """
+    from avremix.highlight import loudness_target
+
     dtype = autocast_dtype(torch.device(device), precision)
     ds = TrainingSet(data, split, crop, False, seed, context_for(model.config, clip_weights))
     model = model.to(device).eval()
     level = target_loudness(data) if references else None
     n, sr = len(ds), ds.base.rows[0]["sample_rate"] if len(ds) else 16000
     clips: dict[str, dict[str, list[float]]] = {}
+    levels = {name: loudness_target(loudness, m) for name, m in {"model": model, **(compare or {})}.items()}
 
     def add(row: str, pred: torch.Tensor, target: torch.Tensor, inp: torch.Tensor) -> None:
         values = {**score(pred, target, sr), "flutter": gain_flutter(pred, inp, sr), "flutter_p95": gain_flutter(pred, inp, sr, quantile=0.95)}
@@ -98,10 +104,11 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
                 remixed = torch.stack([torch.from_numpy(separate_then_remix(separator, it.numpy(), f, sr, level)) for it, f in zip(x, frames)])
                 add("separate-then-remix", remixed, y, x)
         for name, other in (compare or {}).items():
-            add(name, _run(other.to(device).eval(), x, v, device, g, dtype), y, x)
-        add("model", _run(model, x, v, device, g, dtype), y, x)
+            add(name, levelled(_run(other.to(device).eval(), x, v, device, g, dtype), levels[name], sr), y, x)
+        add("model", levelled(_run(model, x, v, device, g, dtype), levels["model"], sr), y, x)
         if takes_video:
-            add("model, video shuffled", _run(model, x, torch.stack([ds[(i + 1) % n]["frames"] for i in idx]), device, g, dtype), y, x)
+            shuffled = torch.stack([ds[(i + 1) % n]["frames"] for i in idx])
+            add("model, video shuffled", levelled(_run(model, x, shuffled, device, g, dtype), levels["model"], sr), y, x)
         if on_batch:
             on_batch(b + 1, n_batches)
     mag_in = np.asarray(clips["input"]["MAG"])
@@ -110,12 +117,28 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
         rows[row] = {k: float(np.mean(v)) for k, v in values.items()}
         if row != "target":
             rows[row]["better_than_input"] = float(np.mean(np.asarray(values["MAG"]) < mag_in))
-    summary: dict = {"examples": n, "split": split, "rows": rows, "clips": clips, "target_lufs": level}
+    summary: dict = {"examples": n, "split": split, "rows": rows, "clips": clips, "target_lufs": level, "loudness": levels}
     for who in ("input", "model"):
         for m in ("MAG", "ENV", "W-dis"):
             summary[f"{who}_{m}"] = rows[who][m]
     summary["shuffle_video"] = takes_video
     return summary
+
+
+def levelled(clips: torch.Tensor, target_lufs: float | None, sample_rate: int) -> torch.Tensor:
+    """Each clip of ``[B, 1, T]`` brought to ``target_lufs`` as ``highlight --loudness`` brings a file
+    (one gain, the peak kept at −1 dBFS); unchanged for None."""
+    if target_lufs is None:
+        return clips
+    from avremix.metrics import LoudnessMeter
+    from avremix.pipeline import LoudnessResult
+
+    out = []
+    for clip in clips:
+        meter = LoudnessMeter(sample_rate)
+        meter.add(clip.numpy())
+        out.append(clip * 10 ** (LoudnessResult(target_lufs).measured(meter).gain_db / 20))
+    return torch.stack(out)
 
 
 def _run(model: torch.nn.Module, x: torch.Tensor, v: torch.Tensor, device, g: torch.Generator,

@@ -23,10 +23,11 @@ from avremix.errors import UsageError
 from avremix.features.context import ContextFeatures
 from avremix.media import MediaWriter, check_output_path, probe
 from avremix.media.probe import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
-from avremix.pipeline import BatchOptions, FileResult, Progress, expand_inputs, open_source, processed, run_many
+from avremix.pipeline import (BatchOptions, FileResult, LoudnessResult, Progress, expand_inputs, loudness_normalised, open_source,
+                              processed, run_many)
 
 HighlightResult = FileResult  # what one highlighted file came to
-__all__ = ["HighlightResult", "StemGains", "expand_inputs", "highlight_file", "highlight_many", "load_highlighter", "parse_gains"]
+__all__ = ["HighlightResult", "StemGains", "expand_inputs", "highlight_file", "highlight_many", "load_highlighter", "loudness_target", "parse_gains"]
 
 #: what --gains accepts → the stem's name
 STEM_WORDS = {"dx": "dialogue", "mx": "music", "fx": "effects", "dialogue": "dialogue", "music": "music", "effects": "effects"}
@@ -92,6 +93,28 @@ class StemGains(torch.nn.Module):
         return y + ((self.gains.view(1, -1, 1) - 1) * s.float()).sum(dim=1, keepdim=True)
 
 
+def loudness_target(spec: str | float | None, model: ChunkModel | None, strength: float = 1.0) -> float | None:
+    """The integrated loudness (LUFS) ``--loudness`` brings the output to, or None to keep the level the
+    model gives it. ``auto``: the median loudness of the targets the model was trained on (its sidecar's
+    ``target_lufs``; the film-mix level it learned to restore), or None for a model without one, for no
+    model and at strength 0 (the input is copied); ``off``: None; a number: that level (e.g. -23 for EBU
+    R 128, -24 for ATSC A/85, -27 for dialogue-gated streaming specs)."""
+    text = "off" if spec is None else str(spec).strip().lower()
+    if text == "off":
+        return None
+    if text == "auto":
+        main = getattr(model, "highlighter", None) or model  # --gains: the highlighter's level
+        value = getattr(main, "target_lufs", None) if model is not None and strength > 0 else None
+        return None if value is None else float(value)
+    try:
+        value = float(text.removesuffix("lufs").strip())
+    except ValueError:
+        raise UsageError(f"--loudness takes auto, off or a level in LUFS such as -23, got {spec!r}") from None
+    if not -60.0 <= value <= -5.0:
+        raise UsageError(f"--loudness {spec}: a level between -60 and -5 LUFS, please (-23 is EBU R 128)")
+    return value
+
+
 def load_highlighter(model_name: str | None, gains: str | None = None, separator: str | None = None,
                      strength: float = 1.0, device: str = "cpu") -> ChunkModel | None:
     """The model ``highlight`` runs: the named highlighter (default: the shipped default; ``none``: no
@@ -125,8 +148,13 @@ def highlight_file(
     on_progress: Progress | None = None,
     context: ContextFeatures | None = None,
     captions: str | os.PathLike | None = None,
+    loudness: float | None = None,
 ) -> FileResult:
     """Highlight one file. Raises :class:`AvremixError` on bad input; the output then does not exist.
+
+    ``loudness``: bring the output to this integrated loudness (LUFS) with one gain over the whole file
+    (:func:`avremix.pipeline.loudness_normalised`; :func:`loudness_target` reads ``--loudness``); None keeps
+    the model's level.
 
     ``context`` computes the feature streams of a model that takes features instead of frames
     (``features.context.context_for``); ``captions`` is the file its captions stream reads (default: a
@@ -144,6 +172,10 @@ def highlight_file(
     if Path(output_path).suffix.lower() in VIDEO_EXTENSIONS and not info.has_video and Path(input_path).suffix.lower() in AUDIO_EXTENSIONS:
         raise UsageError(f"{input_path} has no video; write an audio file (.wav .flac .mp3 .m4a) instead", output_path)
     blocks = processed(source, model if strength > 0 else None, config, strength, on_progress, context, captions)
+    level = None
+    if loudness is not None:
+        level = LoudnessResult(float(loudness))
+        blocks = loudness_normalised(blocks, decoder.sample_rate, level.target, Path(output_path).parent, level)
     writer = MediaWriter(output_path, sample_rate=decoder.sample_rate, channels=decoder.channels, layout=decoder.layout,
                          source=info, replace=decoder.stream_info, offset=source.offset)
     with writer:
@@ -151,7 +183,8 @@ def highlight_file(
             writer.write(block)
     out_info = probe(output_path)
     return FileResult(input=os.fspath(input_path), output=os.fspath(output_path), audio_codec=writer.codec.encoder,
-                      streams=[f"{s.index}:{s.type}:{s.codec}" for s in out_info.streams], **source.timing(writer.samples_written))
+                      streams=[f"{s.index}:{s.type}:{s.codec}" for s in out_info.streams], **source.timing(writer.samples_written),
+                      loudness=None if level is None else level.as_dict())
 
 
 def highlight_many(

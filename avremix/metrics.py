@@ -197,6 +197,56 @@ def _k_weighted_power(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return power
 
 
+class LoudnessMeter:
+    """BS.1770-4 integrated loudness of audio that arrives in blocks ``[C, n]`` (or mono ``[n]``), for
+    media too long to hold: the K-weighting filters keep their state from block to block and only the
+    channel-weighted energy of each 100 ms is kept (a float per 100 ms: 72,000 for two hours), from which
+    :meth:`integrated` forms the 400 ms gating blocks (75 % overlap) and gates them as
+    :func:`integrated_loudness` does. ``peak`` is the largest absolute sample seen."""
+
+    def __init__(self, sample_rate: int):
+        self.sample_rate = int(sample_rate)
+        self.stages = list(pyloudnorm.Meter(self.sample_rate)._filters.values())
+        self.step = max(1, int(round(0.1 * self.sample_rate)))  # samples of 100 ms
+        self.state: list[list[np.ndarray]] | None = None  # per channel, per stage: lfilter's zi
+        self.carry = np.zeros(0)
+        self.energies: list[np.ndarray] = []  # Σ over each 100 ms of Σ_c G_c y_c²
+        self.peak = 0.0
+
+    def add(self, block: np.ndarray) -> None:
+        x = _channels(block)
+        self.peak = max(self.peak, float(np.abs(x).max(initial=0.0)))
+        x = _bs1770_channels(x)
+        if self.state is None:
+            self.state = [[np.zeros(max(len(s.a), len(s.b)) - 1) for s in self.stages] for _ in x]
+        power = np.zeros(x.shape[1])
+        for channel, zi, gain in zip(x, self.state, (1.0, 1.0, 1.0, 1.41, 1.41)):
+            y = channel
+            for k, stage in enumerate(self.stages):
+                y, zi[k] = scipy.signal.lfilter(stage.b, stage.a, y, zi=zi[k])
+                y = stage.passband_gain * y
+            power += gain * y * y
+        buf = np.concatenate([self.carry, power])
+        whole = buf.size // self.step * self.step
+        self.energies.append(buf[:whole].reshape(-1, self.step).sum(axis=1))  # [n / 100 ms]
+        self.carry = buf[whole:]
+
+    def integrated(self) -> float:
+        """Integrated loudness in LUFS of everything added so far; ``-inf`` for silence or under 400 ms."""
+        e = np.concatenate(self.energies) if self.energies else np.zeros(0)
+        if e.size < 4:
+            return -math.inf
+        z = (e[:-3] + e[1:-2] + e[2:-1] + e[3:]) / (4 * self.step)  # [blocks] mean square of each 400 ms
+        with np.errstate(divide="ignore"):
+            levels = -0.691 + 10 * np.log10(z)
+        z = z[levels >= -70.0]
+        if z.size == 0:
+            return -math.inf
+        relative = -0.691 + 10 * np.log10(z.mean()) - 10.0
+        z = z[-0.691 + 10 * np.log10(z) >= relative]
+        return float(-0.691 + 10 * np.log10(z.mean()))
+
+
 def short_term_loudness(audio: np.ndarray, sample_rate: int, window: float = 3.0,
                         hop: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Loudness of sliding windows (EBU Tech 3341: short-term ``window=3.0``, momentary ``window=0.4``):

@@ -21,7 +21,9 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import math
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -58,6 +60,7 @@ class FileResult:
     outputs: dict[str, str] = field(default_factory=dict)  # separate: stem -> file
     skipped: bool = False  # --skip-existing found its output
     exit_code: int | None = None  # of a failure: 2 for a usage error, 1 otherwise
+    loudness: dict | None = None  # highlight --loudness: target, before, after (LUFS), gain_db, peak_limited
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,6 +110,68 @@ def processed(source: Source, model: ChunkModel | None, config: EngineConfig | N
     if PREFETCH and visual is not None:  # decode the picture in a thread, ahead of the model
         visual = prefetched(visual, depth=PREFETCH)
     return _stoppable(engine.stream(decoder, visual, on_progress=report))
+
+
+#: the highest sample peak --loudness may raise audio to (dBFS): a level that needs more is given less, and said
+PEAK_CEILING_DBFS = -1.0
+
+
+@dataclass
+class LoudnessResult:
+    """What :func:`loudness_normalised` did: the audio's integrated loudness before and after (LUFS), the
+    gain (dB) and whether the peak ceiling held it below its target."""
+
+    target: float
+    before: float = -math.inf
+    after: float = -math.inf
+    gain_db: float = 0.0
+    peak_limited: bool = False
+
+    def measured(self, meter) -> "LoudnessResult":
+        """The gain to the target from a :class:`~avremix.metrics.LoudnessMeter` that has seen the whole
+        audio: ``target − before`` dB, capped so that the sample peak stays at :data:`PEAK_CEILING_DBFS`;
+        0 dB for silence."""
+        self.before = meter.integrated()
+        if math.isfinite(self.before):
+            gain_db = self.target - self.before
+            ceiling = PEAK_CEILING_DBFS - 20 * math.log10(meter.peak) if meter.peak > 0 else math.inf
+            self.peak_limited = gain_db > ceiling
+            self.gain_db = min(gain_db, ceiling)
+            self.after = self.before + self.gain_db
+        return self
+
+    def as_dict(self) -> dict:
+        """For ``--json``: levels rounded to 0.01, ``None`` for silence."""
+        return {k: (round(v, 2) if math.isfinite(v) else None) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+def loudness_normalised(blocks: Iterable[np.ndarray], sample_rate: int, target_lufs: float, folder: str | os.PathLike,
+                        result: LoudnessResult | None = None) -> Iterator[np.ndarray]:
+    """``blocks`` (``[C, n]``) with one gain over the whole stream, so that its BS.1770 integrated loudness
+    is ``target_lufs``: the two-pass way (ffmpeg's ``loudnorm`` in linear mode), which keeps every change of
+    level inside the stream (no dynamic compression). Pass one measures the blocks as they come
+    (:class:`avremix.metrics.LoudnessMeter`) and keeps them in an unnamed float32 file in ``folder``
+    (deleted on close, even when the run fails; about 1.4 GB per hour of 48 kHz stereo); pass two reads them
+    back with the gain. The gain is capped so that the sample peak stays at or below
+    :data:`PEAK_CEILING_DBFS` (``result.peak_limited`` says so); silence passes unchanged. ``result`` is
+    filled in once pass one is done."""
+    from avremix.metrics import LoudnessMeter
+
+    result = result if result is not None else LoudnessResult(target_lufs)
+    meter = LoudnessMeter(sample_rate)
+    with tempfile.TemporaryFile(dir=folder, prefix=".avremix-loudness-") as spool:
+        shapes = []
+        for block in blocks:
+            block = np.ascontiguousarray(block, dtype=np.float32)
+            meter.add(block)
+            spool.write(block.tobytes())
+            shapes.append(block.shape)
+        result.measured(meter)
+        gain = np.float32(10 ** (result.gain_db / 20))
+        spool.seek(0)
+        for shape in shapes:
+            n = int(np.prod(shape))
+            yield np.frombuffer(spool.read(4 * n), dtype=np.float32).reshape(shape) * gain
 
 
 #: frames decoded ahead of the model, in a thread (0: decode in the engine's thread)

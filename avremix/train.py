@@ -360,6 +360,11 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
         raise UsageError("already holds a training run; pass --resume to continue it or choose another folder", out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+    notes = {"steps": 0, "train": dataclasses.asdict(config)}
+    if getattr(model, "task", None) != "separate" and rank == 0:  # what `highlight --loudness auto` brings its output to
+        from avremix.evaluate import target_loudness
+
+        notes["target_lufs"] = round(target_loudness(data), 2)
 
     train_set = training_set(model, data, "train", config, config.augment, config.seed + rank, context)
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed) if world > 1 else None
@@ -426,7 +431,7 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
                 if on_log:
                     on_log(last)
             if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
-                _save(out, model, ema, opt, step, config)
+                _save(out, model, ema, opt, step, config, notes)
         epoch += 1
     if writer is not None:
         handle.close()
@@ -515,9 +520,9 @@ def _log(writer, handle, row: dict) -> None:
     handle.flush()
 
 
-def _save(out: Path, model, ema: EMA, opt, step: int, config: TrainConfig) -> None:
+def _save(out: Path, model, ema: EMA, opt, step: int, config: TrainConfig, notes: dict) -> None:
     state = {"model": model.state_dict(), "ema": ema.shadow, "optimizer": opt.state_dict(), "step": step}
     tmp = out / ".train_state.pt.tmp"
     torch.save(state, tmp)
     os.replace(tmp, out / "train_state.pt")
-    checkpoint.save(model, out / "model", state=ema.shadow, notes={"steps": step, "train": dataclasses.asdict(config)})
+    checkpoint.save(model, out / "model", state=ema.shadow, notes={**notes, "steps": step})

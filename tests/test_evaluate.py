@@ -78,6 +78,22 @@ def test_loudness_normalised_row_sits_at_the_targets_median_loudness(muddy_corpu
     assert loudness(normed, SR) == pytest.approx(level, abs=0.1)
 
 
+def test_loudness_auto_scores_each_model_at_its_own_training_level(muddy_corpus):
+    """`--loudness auto` (the default): a model whose sidecar names its training targets' level is scored
+    as `highlight` writes it, brought to that level; an identity at the targets' median then scores what the
+    loudness-normalised input scores. `off` and models without a level keep their own."""
+    level = target_loudness(muddy_corpus)
+    identity, plain = Identity(), Identity()
+    identity.target_lufs = level
+    result = evaluate(identity, muddy_corpus, "test", shuffle_video=False, compare={"compare: plain": plain})
+    rows = result["rows"]
+    assert result["loudness"] == {"model": level, "compare: plain": None}
+    assert rows["model"]["MAG"] == pytest.approx(rows["input, loudness-normalised"]["MAG"], rel=0.02)
+    assert rows["compare: plain"]["MAG"] == pytest.approx(rows["input"]["MAG"], rel=1e-5)
+    off = evaluate(identity, muddy_corpus, "test", shuffle_video=False, references=False, loudness="off")
+    assert off["rows"]["model"]["MAG"] == pytest.approx(rows["input"]["MAG"], rel=1e-5)
+
+
 def test_cli_prints_the_rows_and_writes_the_figure(muddy_corpus, tmp_path):
     checkpoint.save(tiny_cfm(), tmp_path / "model")
     fig = tmp_path / "flutter.png"

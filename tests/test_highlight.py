@@ -69,6 +69,13 @@ class HalfGain(torch.nn.Module):
         return 0.5 * audio
 
 
+class Clicks(HalfGain):
+    def forward(self, audio, visual=None, noise=None):
+        out = 0.5 * audio
+        out[..., ::1600] += 0.5  # a click every 0.1 s
+        return out
+
+
 def test_model_output_and_blend_reach_the_file(tmp_path):
     src = make_clip(tmp_path / "in.mkv", duration=3)
     cfg = EngineConfig(segment=1.0, overlap=0.2, context=0.1, device="cpu")
@@ -81,6 +88,46 @@ def test_model_output_and_blend_reach_the_file(tmp_path):
     assert rms(read_audio(tmp_path / "full.mkv")[0]) / rms(x) == pytest.approx(0.5, abs=0.02)
     assert rms(read_audio(tmp_path / "half.mkv")[0]) / rms(x) == pytest.approx(0.75, abs=0.02)
     assert framemd5(tmp_path / "full.mkv") == framemd5(src)
+
+
+def test_loudness_brings_the_output_to_its_level_with_one_gain(tmp_path):
+    """`--loudness -20`: the written file measures -20 LUFS (BS.1770) and is the model's output times one
+    gain; a level the peak cannot take is held at -1 dBFS and said; the spool file is gone afterwards."""
+    from avremix.metrics import integrated_loudness
+
+    src = make_clip(tmp_path / "in.mkv", duration=3)
+    cfg = EngineConfig(segment=1.0, overlap=0.2, context=0.1, device="cpu")
+    plain = highlight_file(src, tmp_path / "plain.wav", model=HalfGain(), config=cfg)
+    levelled = highlight_file(src, tmp_path / "level.wav", model=HalfGain(), config=cfg, loudness=-20.0)
+    assert plain.loudness is None and levelled.loudness["target"] == -20.0 and not levelled.loudness["peak_limited"]
+    y0, y1 = read_audio(tmp_path / "plain.wav")[0], read_audio(tmp_path / "level.wav")[0]
+    assert integrated_loudness(y1, 48000) == pytest.approx(-20.0, abs=0.05)
+    gain = 10 ** (levelled.loudness["gain_db"] / 20)
+    assert levelled.loudness["before"] == pytest.approx(integrated_loudness(y0, 48000), abs=0.05)
+    np.testing.assert_allclose(y1, y0 * gain, atol=3e-4)  # one gain (within 16-bit WAV rounding)
+    loud = highlight_file(src, tmp_path / "loud.wav", model=Clicks(), config=cfg, loudness=-10.0)  # peaks 20 dB over its loudness
+    y2 = read_audio(tmp_path / "loud.wav")[0]
+    assert loud.loudness["peak_limited"] and np.abs(y2).max() == pytest.approx(10 ** (-1 / 20), abs=2e-3)
+    assert integrated_loudness(y2, 48000) == pytest.approx(loud.loudness["after"], abs=0.05) and loud.loudness["after"] < -12.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv", "level.wav", "loud.wav", "plain.wav"]  # no spool left
+
+
+def test_loudness_option_auto_off_and_errors(tmp_path):
+    from avremix.errors import UsageError
+    from avremix.highlight import loudness_target
+
+    model = HalfGain()
+    assert loudness_target("auto", model) is None  # a model without a training level keeps its own
+    model.target_lufs = -27.2
+    assert loudness_target("auto", model) == -27.2 and loudness_target("auto", model, strength=0) is None
+    assert loudness_target("off", model) is None and loudness_target("-23", model) == -23.0 and loudness_target("-24 LUFS", None) == -24.0
+    for bad in ("loud", "+3", "-80"):
+        with pytest.raises(UsageError, match="--loudness"):
+            loudness_target(bad, model)
+    src = make_clip(tmp_path / "in.flac", duration=1, video=False)
+    proc = run_cli("highlight", src, "-o", tmp_path / "out.wav", "--loudness", "loud")
+    assert proc.returncode == 2 and "--loudness" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out.wav").exists()
 
 
 def test_audio_only_input_and_output(tmp_path):
@@ -159,7 +206,7 @@ def test_batch_goes_on_past_a_bad_file(mkv_flac, tmp_path):
 def test_help_explains_every_option():
     proc = run_cli("highlight", "--help", check=True)
     for opt in ("--output", "--strength", "--audio-stream", "--segment", "--overlap", "--context", "--batch-size",
-                "--device", "--precision", "--seed", "--overwrite", "--json", "--quiet"):
+                "--device", "--precision", "--seed", "--loudness", "--overwrite", "--json", "--quiet"):
         assert opt in proc.stdout
 
 

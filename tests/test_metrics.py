@@ -51,6 +51,25 @@ def test_surround_leaves_the_lfe_out():
     assert np.allclose(short, -23.0, atol=0.15)
 
 
+@pytest.mark.parametrize("channels,rate", [(1, 16000), (2, 44100), (6, 48000)])
+def test_loudness_meter_streamed_equals_the_whole_array(channels, rate):
+    """Fed in odd-sized blocks, the streaming meter (filter state carried over, 100 ms energies kept)
+    gives pyloudnorm's integrated loudness of the whole array; silence and a loud stretch exercise both gates."""
+    rng = np.random.default_rng(channels)
+    n = 6 * rate + 321
+    x = rng.standard_normal((channels, n)) * np.linspace(0.003, 0.3, n)
+    x[:, rate:2 * rate] = 0.0
+    meter = metrics.LoudnessMeter(rate)
+    for start in range(0, n, 7777):
+        meter.add(x[:, start:start + 7777] if channels > 1 else x[0, start:start + 7777])
+    assert meter.integrated() == pytest.approx(metrics.integrated_loudness(x, rate), abs=1e-3)
+    assert meter.peak == pytest.approx(np.abs(x).max())
+    assert metrics.LoudnessMeter(rate).integrated() == -math.inf
+    quiet = metrics.LoudnessMeter(rate)
+    quiet.add(np.zeros((channels, rate)))
+    assert quiet.integrated() == -math.inf
+
+
 def test_integrated_loudness_silence_and_too_short():
     assert metrics.integrated_loudness(np.zeros((2, SR)), SR) == -math.inf
     assert metrics.integrated_loudness(sine([(-23, 0.3)]), SR) == -math.inf

@@ -58,6 +58,9 @@ def test_train_checkpoint_resume_and_export(muddy_corpus, tmp_path):
     assert all(float(r["val_input_MAG"]) > 0 for r in rows if r["val_model_MAG"])
     model = checkpoint.load(str(run / "model"))
     assert model.name == "visah" and model.config.hidden == 32
+    from avremix.evaluate import target_loudness
+
+    assert model.target_lufs == pytest.approx(target_loudness(muddy_corpus), abs=0.01)  # what `highlight --loudness auto` brings it to
     x = torch.randn(1, 1, 16000) * 0.1
     with torch.no_grad():
         assert model(x, torch.zeros(1, 10, 64, 64, 3, dtype=torch.uint8)).shape == x.shape
