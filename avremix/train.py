@@ -69,6 +69,7 @@ class TrainConfig:
     modes: tuple[str, ...] = MODES  # Muddy Mix modes the augmentation draws from
     silence: float = 0.0  # probability of a stretch of silence in an augmented crop
     level_db: float = 6.0  # highlighters: ± dB of an augmented crop's random overall level (0: the data's own level)
+    picture_augment: float = 0.0  # highlighters taking frames: probability that a crop's picture is restyled (colour, crop, blur, noise; `picture_restyle`)
     dynamic_mix: float = 0.0  # separators: probability that a crop's music and effects (with its scene frames) come from other clips
     wrong_picture: float = 0.0  # separators: probability that a crop's face and scene frames come from another clip (targets unchanged)
     checkpoint_every: int = 500
@@ -150,7 +151,7 @@ class TrainingSet(_Crops):
     """
 
     def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, context: ContextFeatures | None = None,
-                 modes: tuple[str, ...] = MODES, silence: float = 0.0, level_db: float = 6.0):
+                 modes: tuple[str, ...] = MODES, silence: float = 0.0, level_db: float = 6.0, picture_augment: float = 0.0):
         self.base = MuddyDataset(root, split, crop=crop, seed=seed)
         if not self.base.rows:
             raise UsageError(f"has no {split} examples", root)
@@ -161,7 +162,10 @@ class TrainingSet(_Crops):
         self.augment, self.seed, self.calls = augment, seed, 0
         if not 0.0 <= level_db <= 40.0:
             raise UsageError(f"--set level_db= is a range in dB between 0 and 40, got {level_db}")
+        if not 0.0 <= picture_augment <= 1.0:
+            raise UsageError(f"--set picture_augment= is a probability between 0 and 1, got {picture_augment}")
         self.modes, self.silence, self.level_db = tuple(modes), float(silence), float(level_db)
+        self.picture_augment = float(picture_augment) if context is None else 0.0  # feature streams are computed once per clip
         self.context, self.features = context, {}
 
     def _visual(self, index: int, item: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -195,6 +199,8 @@ class TrainingSet(_Crops):
         level = np.full(target.shape[-1], 10 ** (rng.uniform(-self.level_db, self.level_db) / 20), dtype=np.float32)  # [T]
         if rng.random() < self.silence:
             level *= silent_stretch(target.shape[-1], sr, rng)
+        if self.picture_augment and rng.random() < self.picture_augment:
+            visual = torch.from_numpy(picture_restyle(visual.numpy(), rng))
         return {"input": torch.from_numpy(mixed[None] * level).float(), "target": torch.from_numpy(target[None] * level).float(),
                 "frames": visual, "stems": torch.from_numpy(mixed_stems * level).float()}
 
@@ -247,6 +253,39 @@ class SeparationSet(_Crops):
             stems = stems * torch.from_numpy(gains).float()
         frames = torch.stack([face, scene], dim=1)  # [F, 2, H, W, 3]
         return {"input": stems.sum(0, keepdim=True), "target": stems, "frames": frames, "stems": stems}
+
+
+def picture_restyle(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """uint8 frames ``[F, H, W, 3]`` restyled as one shot, the same for every frame so that motion and
+    timing stay what they were: a random crop of 60-100 % of the area resized back, a mirror, a colour
+    transform (channel mix, gain, offset, gamma; sometimes grey), a blur and sensor noise. A frame CNN
+    trained on rendered pictures then cannot key on the renderer's colours and edges, only on what moves
+    when."""
+    import cv2
+
+    f, h, w, _ = frames.shape
+    scale = np.sqrt(rng.uniform(0.6, 1.0))
+    ch, cw = max(8, int(h * scale)), max(8, int(w * scale * rng.uniform(0.85, 1.15)))
+    ch, cw = min(ch, h), min(cw, w)
+    y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+    flip = rng.random() < 0.5
+    mix = np.eye(3) * rng.uniform(0.6, 1.2, 3) + rng.uniform(-0.25, 0.25, (3, 3)) * (1 - np.eye(3))  # [3, 3]
+    if rng.random() < 0.2:
+        mix = np.full((3, 3), 1 / 3)  # grey
+    gain, offset, gamma = rng.uniform(0.5, 1.4), rng.uniform(-40, 40, 3), rng.uniform(0.6, 1.6)
+    sigma, noise = rng.choice([0.0, rng.uniform(0.4, 1.5)]), rng.uniform(0, 12)
+    out = np.empty_like(frames)
+    for i in range(f):
+        x = cv2.resize(frames[i, y0:y0 + ch, x0:x0 + cw], (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+        if flip:
+            x = x[:, ::-1]
+        x = (x @ mix.T.astype(np.float32)) * gain + offset.astype(np.float32)  # [H, W, 3]
+        x = 255.0 * np.clip(x / 255.0, 0, 1) ** gamma
+        if sigma:
+            x = cv2.GaussianBlur(x, (0, 0), sigma)
+        x += rng.normal(0, noise, x.shape).astype(np.float32)
+        out[i] = np.clip(x, 0, 255).astype(np.uint8)
+    return out
 
 
 def silent_stretch(length: int, sample_rate: int, rng: np.random.Generator, fade: float = 0.01) -> np.ndarray:
@@ -482,7 +521,7 @@ def training_set(model, data, split: str, config: TrainConfig, augment: bool, se
     """The model's kind of data: AV-CASS crops for a separator, Muddy Mix crops for a highlighter."""
     if is_separator(model):
         return SeparationSet(data, split, config.crop, augment, seed, config.dynamic_mix, config.wrong_picture)
-    return TrainingSet(data, split, config.crop, augment, seed, context, config.modes, config.silence, config.level_db)
+    return TrainingSet(data, split, config.crop, augment, seed, context, config.modes, config.silence, config.level_db, config.picture_augment)
 
 
 def _validation_batches(model, data, config: TrainConfig, context: ContextFeatures | None) -> list[dict]:

@@ -134,6 +134,9 @@ def highlighters(data: Path, work: Path, cache: dict, model: str = "highlight-cf
         compare = {}
         if model == "highlight-cfm":
             compare["compare: highlight-visah"] = load("highlight-visah")
+            own = load(model)
+            own.target_lufs = None  # as `highlight --loudness off` writes it
+            compare["compare: own level"] = own
             prev = previous("highlight-cfm", work)
             if prev is not None:
                 compare["compare: previous"] = prev
@@ -154,7 +157,9 @@ HL_ROWS = [("input", "input (the mis-mix)", False),
            ("audio-only separate-then-remix", "audio-only baseline: separate-then-remix with `separate-htdemucs` (no picture anywhere)", False),
            ("compare: previous", PREVIOUS["highlight-cfm"][1], False),
            ("compare: highlight-visah", "`highlight-visah` (VisAH baseline)", False),
-           ("model", "`highlight-cfm` (default)", True), ("model, video shuffled", "`highlight-cfm`, video shuffled", False),
+           ("compare: own level", "`highlight-cfm --loudness off` (the model's own level)", False),
+           ("model", "`highlight-cfm` (default: `--loudness auto`, its training targets' median, −27.2 LUFS)", True),
+           ("model, video shuffled", "`highlight-cfm`, video shuffled", False),
            ("target", "target (its own flutter against the input)", False)]
 VISAH_ROWS = [("input", "input (the mis-mix)", False), ("model", "`highlight-visah`", True), ("model, video shuffled", "`highlight-visah`, video shuffled", False)]
 

@@ -180,6 +180,26 @@ def test_level_augmentation_range_and_off(muddy_corpus):
         TrainingSet(muddy_corpus, "train", 2.0, True, 0, level_db=-1.0)
 
 
+def test_picture_augment_restyles_the_shot_and_keeps_its_motion(muddy_corpus):
+    """``picture_augment``: one restyle for the whole crop (colour, crop, blur, noise), so a change that
+    happens in the picture still happens, where and when it did; off, the frames are the data's."""
+    from avremix.train import picture_restyle
+
+    frames = np.full((6, 64, 64, 3), 120, np.uint8)
+    frames[3:, 32:] = 250  # the lower half lights up at frame 3
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        out = picture_restyle(frames, rng).astype(np.float32)
+        assert out.shape == frames.shape
+        change = np.abs(out[1:] - out[:-1]).mean(axis=(1, 2, 3))  # [5] frame-to-frame
+        assert change.argmax() == 2 and change[2] > 2 * np.delete(change, 2).max()  # the event stays at its frame
+    plain = TrainingSet(muddy_corpus, "train", 2.0, True, 0)[0]["frames"]
+    styled = TrainingSet(muddy_corpus, "train", 2.0, True, 0, picture_augment=1.0)[0]["frames"]
+    assert plain.shape == styled.shape and plain.dtype == styled.dtype and not torch.equal(plain, styled)
+    with pytest.raises(UsageError, match="picture_augment"):
+        TrainingSet(muddy_corpus, "train", 2.0, True, 0, picture_augment=2.0)
+
+
 def test_interrupted_training_says_how_to_resume(muddy_corpus, tmp_path):
     """SIGINT during `avremix train`: exit 130 and advice to --resume (a training run has no --skip-existing)."""
     import signal
