@@ -61,8 +61,10 @@ def _worker(mode: str, src: str, dst: str) -> None:
         highlight_file(src, dst, strength=0.0, overwrite=True)
     elif mode == "default":
         from avremix.checkpoint import DEFAULT_MODEL, load
+        from avremix.highlight import loudness_target
 
-        highlight_file(src, dst, model=load(DEFAULT_MODEL), strength=1.0, overwrite=True, config=EngineConfig(device="cpu"))
+        model = load(DEFAULT_MODEL)  # as the CLI runs it: --loudness auto, two passes
+        highlight_file(src, dst, model=model, strength=1.0, overwrite=True, config=EngineConfig(device="cpu"), loudness=loudness_target("auto", model))
     elif mode.startswith("separate"):
         from avremix.checkpoint import load
         from avremix.separate import separate_file
