@@ -249,7 +249,7 @@ class SeparationSet(_Crops):
             if rng.random() < self.wrong_picture:
                 other = self.base[int(rng.integers(len(self.base)))]
                 face, scene = other["face"], other["scene"]
-            gains = 10 ** (rng.uniform(-3, 3, size=(stems.shape[0], 1)) / 20) * 10 ** (rng.uniform(-self.level_db, self.level_db) / 20)
+            gains = 10 ** (rng.uniform(-3, 3, size=(stems.shape[0], 1)) / 20) * 10 ** (rng.uniform(-6, 6) / 20)
             stems = stems * torch.from_numpy(gains).float()
         frames = torch.stack([face, scene], dim=1)  # [F, 2, H, W, 3]
         return {"input": stems.sum(0, keepdim=True), "target": stems, "frames": frames, "stems": stems}
