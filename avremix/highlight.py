@@ -103,7 +103,8 @@ def loudness_target(spec: str | float | None, model: ChunkModel | None, strength
     if text == "off":
         return None
     if text == "auto":
-        main = getattr(model, "highlighter", None) or model  # --gains: the highlighter's level
+        inner = getattr(model, "highlighter", None)
+        main = inner if inner is not None else model  # --gains: the highlighter's level
         value = getattr(main, "target_lufs", None) if model is not None and strength > 0 else None
         return None if value is None else float(value)
     try:

@@ -120,6 +120,10 @@ def test_loudness_option_auto_off_and_errors(tmp_path):
     assert loudness_target("auto", model) is None  # a model without a training level keeps its own
     model.target_lufs = -27.2
     assert loudness_target("auto", model) == -27.2 and loudness_target("auto", model, strength=0) is None
+    from types import SimpleNamespace
+
+    assert loudness_target("auto", SimpleNamespace(highlighter=model)) == -27.2  # --gains on a highlighter: its level
+    assert loudness_target("auto", SimpleNamespace(highlighter=None)) is None  # --model none --gains: the input's
     assert loudness_target("off", model) is None and loudness_target("-23", model) == -23.0 and loudness_target("-24 LUFS", None) == -24.0
     for bad in ("loud", "+3", "-80"):
         with pytest.raises(UsageError, match="--loudness"):
