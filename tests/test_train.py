@@ -198,6 +198,11 @@ def test_picture_augment_restyles_the_shot_and_keeps_its_motion(muddy_corpus):
     assert plain.shape == styled.shape and plain.dtype == styled.dtype and not torch.equal(plain, styled)
     with pytest.raises(UsageError, match="picture_augment"):
         TrainingSet(muddy_corpus, "train", 2.0, True, 0, picture_augment=2.0)
+    from avremix.features.context import context_for
+    from avremix.nets.cfm import CFMConfig
+
+    with pytest.raises(UsageError, match="feature streams"):  # a builtin-features model has no frames to restyle
+        TrainingSet(muddy_corpus, "train", 2.0, True, 0, context_for(CFMConfig(visual=("builtin",))), picture_augment=0.5)
 
 
 def test_interrupted_training_says_how_to_resume(muddy_corpus, tmp_path):
