@@ -44,7 +44,8 @@ def mov_51(media_dir) -> Path:
 def run_cli(*args: str, check: bool = False) -> subprocess.CompletedProcess:
     """Run the real ``avremix`` console entry point in a subprocess."""
     proc = subprocess.run(
-        [sys.executable, "-m", "avremix.cli", *map(str, args)], capture_output=True, text=True, stdin=subprocess.DEVNULL
+        [sys.executable, "-m", "avremix.cli", *map(str, args)], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        timeout=900,  # a stuck command fails its test instead of hanging the suite
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"avremix {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr}")
