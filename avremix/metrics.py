@@ -185,15 +185,23 @@ def _k_weighted_power(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """``Σ_c G_c y_c²`` per sample ``[T]``, ``y`` the K-weighted channels (BS.1770's high shelf and high pass,
     the stages of pyloudnorm's ``Meter``, their coefficients computed for ``sample_rate``)."""
     x = np.asarray(audio)
-    x = _bs1770_channels(x[None] if x.ndim == 1 else x)
-    stages = pyloudnorm.Meter(sample_rate)._filters.values()
+    return _k_weighted_block(_bs1770_channels(x[None] if x.ndim == 1 else x), list(pyloudnorm.Meter(sample_rate)._filters.values()))
+
+
+def _k_weighted_block(x: np.ndarray, stages: list, state: list[list[np.ndarray]] | None = None) -> np.ndarray:
+    """``Σ_c G_c y_c²`` per sample of the BS.1770 channels ``x [C, T]`` (G = 1 for L/R/C, 1.41 for the
+    surrounds), one channel at a time so that long inputs fit in memory. ``state`` (per channel, per
+    stage: ``lfilter``'s ``zi``) carries the filters over from the previous block and is updated."""
     power = np.zeros(x.shape[1])
-    for channel, gain in zip(x, (1.0, 1.0, 1.0, 1.41, 1.41)):  # one channel at a time: long inputs fit in memory
+    for c, (channel, gain) in enumerate(zip(x, (1.0, 1.0, 1.0, 1.41, 1.41))):
         y = np.asarray(channel, dtype=np.float64)
-        for stage in stages:
-            y = stage.passband_gain * scipy.signal.lfilter(stage.b, stage.a, y)
-        y *= y
-        power += gain * y
+        for k, stage in enumerate(stages):
+            if state is None:
+                y = scipy.signal.lfilter(stage.b, stage.a, y)
+            else:
+                y, state[c][k] = scipy.signal.lfilter(stage.b, stage.a, y, zi=state[c][k])
+            y = stage.passband_gain * y
+        power += gain * y * y
     return power
 
 
@@ -219,13 +227,7 @@ class LoudnessMeter:
         x = _bs1770_channels(x)
         if self.state is None:
             self.state = [[np.zeros(max(len(s.a), len(s.b)) - 1) for s in self.stages] for _ in x]
-        power = np.zeros(x.shape[1])
-        for channel, zi, gain in zip(x, self.state, (1.0, 1.0, 1.0, 1.41, 1.41)):
-            y = channel
-            for k, stage in enumerate(self.stages):
-                y, zi[k] = scipy.signal.lfilter(stage.b, stage.a, y, zi=zi[k])
-                y = stage.passband_gain * y
-            power += gain * y * y
+        power = _k_weighted_block(x, self.stages, self.state)
         buf = np.concatenate([self.carry, power])
         whole = buf.size // self.step * self.step
         self.energies.append(buf[:whole].reshape(-1, self.step).sum(axis=1))  # [n / 100 ms]

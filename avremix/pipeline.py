@@ -170,6 +170,7 @@ def loudness_normalised(blocks: Iterable[np.ndarray], sample_rate: int, target_l
         gain = np.float32(10 ** (result.gain_db / 20))
         spool.seek(0)
         for shape in shapes:
+            check_stop()  # Ctrl-C stops pass two too
             n = int(np.prod(shape))
             yield np.frombuffer(spool.read(4 * n), dtype=np.float32).reshape(shape) * gain
 

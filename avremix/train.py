@@ -11,8 +11,8 @@ Muddy Mix gains drawn from its stems (``modes``: discrete, continuous or time-va
 does) and a random overall level (±``level_db``, 6 dB by default, on input and target alike), so the model
 never sees the same input twice and does not learn one loudness (``level_db=0`` keeps the data's own
 level: the model then also learns the targets' loudness, as a film mix is delivered at one). With
-probability ``silence`` a crop also gets a stretch of digital silence (0.25 to 1.5 s, at its start, its end or inside, with 10 ms fades) in input, target and
-stems alike: films have silent gaps, fades and hard starts, and the audio next to them must be remixed
+probability ``silence`` a crop also gets a stretch of digital silence (0.25 to 1.5 s, at its start, its
+end or inside, with 10 ms fades) in input, target and stems alike: films have silent gaps, fades and hard starts, and the audio next to them must be remixed
 as usual, not as if the whole scene had gone quiet.
 
 Loop: AdamW with linear warm-up; gradient clipping; bf16 autocast on CUDA; an EMA of the weights (the
@@ -164,10 +164,9 @@ class TrainingSet(_Crops):
             raise UsageError(f"--set level_db= is a range in dB between 0 and 40, got {level_db}")
         if not 0.0 <= picture_augment <= 1.0:
             raise UsageError(f"--set picture_augment= is a probability between 0 and 1, got {picture_augment}")
-        self.modes, self.silence, self.level_db = tuple(modes), float(silence), float(level_db)
         if picture_augment and context is not None:
             raise UsageError("--set picture_augment= restyles frames; this model takes feature streams (computed once per clip), so it has no frames to restyle")
-        self.picture_augment = float(picture_augment)
+        self.modes, self.silence, self.level_db, self.picture_augment = tuple(modes), float(silence), float(level_db), float(picture_augment)
         self.context, self.features = context, {}
 
     def _visual(self, index: int, item: dict[str, torch.Tensor]) -> torch.Tensor:
