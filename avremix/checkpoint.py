@@ -23,14 +23,17 @@ from avremix.errors import UsageError
 from avremix.nets.cass import CASSConfig, CASSSeparator
 from avremix.nets.cfm import CFMConfig, CFMHighlighter
 from avremix.nets.htdemucs import HTDemucsConfig, HTDemucsSeparator
+from avremix.nets.onscreen import OnScreenConfig, OnScreenSeparator
 from avremix.nets.visah import VisAH, VisAHConfig
 
 #: model name → (class, config class)
 MODELS: dict[str, tuple[type[torch.nn.Module], type]] = {
     "cfm": (CFMHighlighter, CFMConfig), "visah": (VisAH, VisAHConfig),
-    "cass": (CASSSeparator, CASSConfig), "htdemucs": (HTDemucsSeparator, HTDemucsConfig)}
+    "cass": (CASSSeparator, CASSConfig), "htdemucs": (HTDemucsSeparator, HTDemucsConfig),
+    "onscreen": (OnScreenSeparator, OnScreenConfig)}
 DEFAULT_MODEL = "highlight-cfm"
 DEFAULT_SEPARATOR = "separate-cass"
+DEFAULT_ONSCREEN = "separate-onscreen"  # `avremix separate --stems on off`
 
 
 def models_dir() -> Path:

@@ -279,9 +279,10 @@ def _report(results, as_json: bool, quiet: bool, single: bool | None = None) -> 
 def separate(
     inputs: list[Path] = typer.Argument(..., help="Video or audio files, or folders of them.", show_default=False),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder: OUT/<input name>/<stem>.flac per input (with --mux: OUT/<input name>.mkv).", show_default=False),
-    stems: list[str] = typer.Option(None, "--stems", help="Stems to write: dx (dialogue), fx (effects), mx (music), as `--stems dx fx` or `--stems dx,fx`. Default: all three. Asking for fewer never changes their content.", show_default=False),
-    model_name: str | None = typer.Option(None, "--model", "-m", help="A shipped separator (see `avremix models`), a model folder, or htdemucs:PATH (your own HTDemucs checkpoint). Default: separate-cass."),
-    mux: bool = typer.Option(False, "--mux", help="Write OUT/<input name>.mkv: every stream of the input copied, plus one audio track per stem (titled Dialogue / Effects / Music)."),
+    stems: list[str] = typer.Option(None, "--stems", help="Stems to write: dx (dialogue), fx (effects), mx (music), as `--stems dx fx` or `--stems dx,fx`; or on (what the picture shows making sound) and off (the rest), which the on-screen separator gives. Default: every stem of the model. Asking for fewer never changes their content.", show_default=False),
+    model_name: str | None = typer.Option(None, "--model", "-m", help="A shipped separator (see `avremix models`), a model folder, or htdemucs:PATH (your own HTDemucs checkpoint). Default: separate-onscreen for --stems on/off, else separate-cass."),
+    query: Path | None = typer.Option(None, "--query", help="Take the picture from this video instead of the input's: for a mixture kept as an audio file, or a clip whose picture comes from another camera. Its frames from its own start line up with the audio's start; past its end its last frame is held.", show_default=False),
+    mux: bool = typer.Option(False, "--mux", help="Write OUT/<input name>.mkv: every stream of the input copied, plus one audio track per stem (titled Dialogue / Effects / Music, or On screen / Off screen)."),
     fmt: str = typer.Option("flac", "--format", help="Stem files: flac or wav (both 24-bit, full band, the input's rate and channels)."),
     audio_stream: int | None = typer.Option(None, "--audio-stream", help="Which audio stream to separate, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
     segment: float = _SEGMENT, overlap: float = _OVERLAP, context: float = _CONTEXT, batch_size: int = _BATCH, device: str = _DEVICE,
@@ -290,21 +291,24 @@ def separate(
     recursive: bool = _RECURSIVE, shard: str | None = _SHARD, skip_existing: bool = _SKIP, summary: Path | None = _SUMMARY,
     as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
-    """Split a soundtrack into dialogue, effects and music stems, guided by the picture.
+    """Split a soundtrack into dialogue, effects and music stems, guided by the picture; or, with --stems on off,
+    into what the picture shows making sound and the rest.
 
     The stems sum to the input audio (within -80 dBFS), are full band at its rate and channel layout, and have its length to the sample.
     """
     streaming_threads()
-    from avremix.checkpoint import DEFAULT_SEPARATOR, load
+    from avremix.checkpoint import load
     from avremix.engine import EngineConfig
-    from avremix.separate import separate_many, split_stem_words, stem_names
+    from avremix.separate import default_separator, query_picture, separate_many, split_stem_words, stem_names
 
     inputs, stems = split_stem_words(inputs, stems)
-    model = load(model_name or DEFAULT_SEPARATOR)  # loaded once for every input
+    model = load(model_name or default_separator(stems))  # loaded once for every input
     stem_names(stems, model)  # a bad --stems fails before any file is read
+    if query is not None:
+        query_picture(query, model)  # so does a bad --query
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision)
     config.validate()  # a bad option fails once, not once per file
-    options = dict(stems=stems, mux=mux, fmt=fmt, audio_stream=audio_stream, config=config, overwrite=overwrite)
+    options = dict(stems=stems, mux=mux, fmt=fmt, audio_stream=audio_stream, config=config, overwrite=overwrite, query=query)
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("separate", total=None, clock="")
         on_progress = lambda done, total: bar.update(task, completed=done, total=total, clock=_clock(done, total))
@@ -317,9 +321,9 @@ def separate(
 @app.command()
 @user_errors
 def train(
-    data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder (build-dataset muddy) for a highlighter, an AV-CASS one (build-dataset avdnr) for a separator.", show_default=False),
+    data: Path = typer.Option(..., "--data", help="A Muddy Mix dataset folder (build-dataset muddy) for a highlighter, an AV-CASS one (build-dataset avdnr) for a separator, a hard-pairs one (build-dataset hardpairs) for the on-screen separator.", show_default=False),
     output: Path = typer.Option(..., "-o", "--output", help="Run folder: log.csv, train_state.pt, model/ (the exported EMA model).", show_default=False),
-    model: str = typer.Option("cfm", "--model", help="Highlighters: cfm (flow matching) or visah (the VisAH baseline); separators: cass (flow matching, face and scene streams) or htdemucs (audio-only baseline)."),
+    model: str = typer.Option("cfm", "--model", help="Highlighters: cfm (flow matching) or visah (the VisAH baseline); separators: cass (flow matching, face and scene streams) or htdemucs (audio-only baseline); on-screen separator: onscreen (on a hard-pairs dataset; model.query=aligned, pooled or none)."),
     sets: list[str] = typer.Option([], "--set", help="Override a setting: steps=2000, batch_size=8, lr=3e-4, crop=4.0, schedule=cosine, init=MODEL (fine-tune), silence=0.15 (crops with a silent stretch), modes=discrete,continuous, dynamic_mix=0.5 and wrong_picture=0.3 (separators), model.hidden=96, model.rollout_steps=0 ... (repeatable; unknown keys are errors; all keys: TrainConfig in avremix/train.py, and model.* those of the model's config)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its last checkpoint."),
     visual: str = typer.Option("frames", "--visual", help="What the model sees: frames (its own CNN on the pixels) or feature streams, comma-separated: builtin (weights-free), clip, captions (these two need --clip-weights)."),
@@ -347,7 +351,7 @@ def train(
 @user_errors
 def evaluate(
     model_name: str = typer.Option(None, "--model", "-m", help="Shipped model name or model folder (default: the shipped default).", show_default=False),
-    data: Path | None = typer.Option(None, "--data", help="A Muddy Mix dataset folder (highlighters) or an AV-CASS one (separators: build-dataset avdnr). Or score files you already have with --est and --ref.", show_default=False),
+    data: Path | None = typer.Option(None, "--data", help="A Muddy Mix dataset folder (highlighters), an AV-CASS one (separators: build-dataset avdnr) or a hard-pairs one (the on-screen separator: build-dataset hardpairs). Or score files you already have with --est and --ref.", show_default=False),
     est: Path | None = typer.Option(None, "--est", help="Score these outputs (a folder of remixed files, or with --stems of OUT/<clip>/<stem>.<ext> folders as `avremix separate` writes them) against --ref, matched by name; no model runs.", show_default=False),
     ref: Path | None = typer.Option(None, "--ref", help="With --est: the references (same names and layout as --est).", show_default=False),
     input_dir: Path | None = typer.Option(None, "--input", help="With --est: the unprocessed inputs (the mixtures), same names: adds the input row, gain flutter and SI-SDRi.", show_default=False),
@@ -425,7 +429,8 @@ def _evaluate_separator(model, data: Path, split: str, compare: dict, precision:
     typer.echo(f"{result['examples']} {split} clips; SI-SDRi / SI-SDR / SDR in dB per stem")
     for row, m in result["rows"].items():
         cells = "  ".join(f"{s} {m[f'SI-SDRi_{s}']:+6.2f} / {m[f'SI-SDR_{s}']:6.2f} / {m[f'SDR_{s}']:6.2f}" for s in result["stems"])
-        typer.echo(f"  {row:<32} mean SI-SDRi {m['SI-SDRi_mean']:+6.2f}   {cells}")
+        extra = f"   MAG(on) {m['MAG_on']:.5f}  T_A-V {m['T_A-V']:5.1f}%" if "T_A-V" in m else ""
+        typer.echo(f"  {row:<32} mean SI-SDRi {m['SI-SDRi_mean']:+6.2f}   {cells}{extra}")
 
 
 def _evaluate_outputs(est, ref, input_dir, stems, run_dir, speech: bool, data, model_name, as_json: bool, quiet: bool) -> None:
@@ -681,14 +686,24 @@ def build_avdnr(
 def build_hardpairs(
     output: Path = _OUT,
     pairs: int = typer.Option(200, "--pairs", "-n", help="Number of pairs."),
-    sources: str = typer.Option("auto", "--sources", help="real (effect recordings from `make data-assets`; a class is a file name without digits), procedural, or auto (real when installed)."),
+    categories: str = typer.Option("speech,music,effects", "--categories", help="Comma-separated classes that targets and interferers are drawn from: speech (a voice; on screen a face whose mouth moves with it), music (on screen an object flashing at its notes), effects (sound events; on screen an object flashing at them)."),
+    easy: float = typer.Option(0.25, "--easy", help="Probability (0 to 1) that a pair is easy: target and interferer from two different categories. The rest are hard: both from the same category (effects: the same class). With one category every pair is hard."),
+    sources: str = typer.Option("auto", "--sources", help="real (recordings from `make data-assets`: speakers, music tracks, effect files whose class is the file name without digits), procedural (generated, always available), or auto (real for every category the split has them for)."),
     preview: int = _PREVIEW,
     jobs: int = _JOBS, seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
-    """AlignSep hard pairs: same-class sounds ranked by YAMNet similarity; target on screen, interferer off."""
-    from avremix.data import hardpairs
+    """AlignSep pairs for video-queried separation: an on-screen target and an off-screen interferer.
 
-    config = hardpairs.HardPairsConfig(sources=sources)
+    Hard pairs take both from one category: candidates with different timing (speech and music gated into phrases, effects at random onsets), the pair with the most similar YAMNet embeddings kept; easy pairs (--easy) take two categories. The picture follows the target alone: a talking face for speech, an object flashing at its notes or events for music and effects."""
+    from avremix.data import hardpairs
+    from avremix.errors import UsageError
+
+    names = tuple(dict.fromkeys(c.strip().lower() for c in categories.split(",") if c.strip()))
+    unknown = [c for c in names if c not in hardpairs.CATEGORIES]
+    if unknown or not names:
+        raise UsageError(f"--categories: unknown category {', '.join(map(repr, unknown))}; choose from {', '.join(hardpairs.CATEGORIES)}"
+                         if unknown else f"--categories is empty; choose from {', '.join(hardpairs.CATEGORIES)}")
+    config = hardpairs.HardPairsConfig(sources=sources, categories=names, easy=easy)
     _build(lambda on_item: hardpairs.build(output, pairs, seed, config, jobs, on_item), quiet, as_json, output, preview)
 
 

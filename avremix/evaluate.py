@@ -1,6 +1,6 @@
 """``avremix evaluate``: a highlighter on a Muddy Mix split, next to reference rows (the input, the input
 loudness-normalised, separate-then-remix, other models, the video shuffled); a separator on an AV-CASS
-split, next to the mixture and ideal ratio masks."""
+split (the on-screen separator on a hard-pairs split), next to the mixture and ideal ratio masks."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import torch
 from avremix.engine import Engine, EngineConfig, autocast_dtype
 from avremix.features.context import context_for
 from avremix.data.loudness import loudness, normalize_loudness
-from avremix.metrics import gain_flutter, score, sdr, si_sdr
-from avremix.train import SeparationSet, TrainingSet
+from avremix.metrics import gain_flutter, mag, score, sdr, si_sdr
+from avremix.train import OnScreenSet, SeparationSet, TrainingSet
 
 
 #: stem levels of the separate-then-remix reference, in LU relative to the dialogue (DnR's mixing offsets)
@@ -183,8 +183,14 @@ def evaluate_separation(model: torch.nn.Module, data: str | Path, split: str = "
     ``avremix separate`` runs it (the engine at ``precision``: chunks, mixture consistency), next to
     references: the mixture itself as every stem's estimate, ideal ratio masks (the ceiling of a magnitude
     mask), each separator of ``compare`` by its name (e.g. the audio-only baseline, the previous default),
-    and, for a model that takes the picture, the model with every clip given another clip's frames."""
-    ds = SeparationSet(data, split, None, False, 0)
+    and, for a model that takes the picture, the model with every clip given another clip's frames.
+
+    The on-screen separator (stems ``on``, ``off``) is scored on a hard-pairs split, and each row also gets
+    ``MAG_on`` (:func:`avremix.metrics.mag` of the on-screen stem) and ``T_A-V``, the share of clips (%)
+    whose extracted on-screen sound follows the timing of what is on screen: its activity
+    (:func:`activity_follows`) correlates more with the on-screen source's than with the off-screen one's."""
+    onscreen = getattr(model, "data", None) == "hardpairs"
+    ds = OnScreenSet(data, split, None, False, 0) if onscreen else SeparationSet(data, split, None, False, 0)
     config = EngineConfig(device=str(device), precision=precision)
     takes_video = bool(getattr(model, "fps", None))
     rows: dict[str, dict[str, list[float]]] = {}
@@ -209,12 +215,44 @@ def evaluate_separation(model: torch.nn.Module, data: str | Path, split: str = "
                 rows.setdefault(row, {}).setdefault(f"SDR_{name}", []).append(float(sdr(est[k:k + 1], ref)))
                 rows[row].setdefault(f"SI-SDR_{name}", []).append(value)
                 rows[row].setdefault(f"SI-SDRi_{name}", []).append(value - baseline[k])
+            if onscreen:
+                rows[row].setdefault("MAG_on", []).append(float(mag(est[:1], stems[:1])))
+                rows[row].setdefault("T_A-V", []).append(100.0 * activity_follows(est[0], stems[0], stems[1], ds.base.rows[i]["sample_rate"]))
         if on_clip:
             on_clip(i + 1, n)
     summary = {row: {k: float(np.mean(v)) for k, v in metrics.items()} for row, metrics in rows.items()}
     for metrics in summary.values():
         metrics["SI-SDRi_mean"] = float(np.mean([metrics[f"SI-SDRi_{s}"] for s in model.stems]))
-    return {"split": split, "examples": n, "stems": list(model.stems), "rows": summary}
+    result = {"split": split, "examples": n, "stems": list(model.stems), "rows": summary}
+    if onscreen:  # the hard pairs alone (both sources of one category): only the picture's timing tells them apart
+        hard = np.array([bool(r.get("params", {}).get("hard", True)) for r in ds.base.rows])
+        result["hard_examples"] = int(hard.sum())
+        for row, metrics in rows.items():
+            for key in ("SI-SDRi_on", "SI-SDR_on", "T_A-V"):
+                summary[row][f"{key}_hard"] = float(np.mean(np.asarray(metrics[key])[hard])) if hard.any() else float("nan")
+    return result
+
+
+def activity(x: torch.Tensor, sample_rate: int, fps: float = 10.0) -> np.ndarray:
+    """RMS envelope ``[n]`` of a waveform ``[T]`` over frames of ``1 / fps`` seconds."""
+    hop = int(sample_rate / fps)
+    n = x.shape[-1] // hop
+    return x[: n * hop].float().reshape(n, hop).pow(2).mean(dim=1).sqrt().numpy()
+
+
+def activity_follows(estimate: torch.Tensor, on: torch.Tensor, off: torch.Tensor, sample_rate: int, fps: float = 10.0) -> float:
+    """1.0 when the activity of ``estimate [T]`` correlates more with that of the on-screen source ``on``
+    than with that of the off-screen one ``off`` (Pearson, RMS envelopes at ``fps``), else 0.0: whether
+    the extracted sound comes and goes when what the picture shows does (the temporal-alignment test of
+    AlignSep's T_A-V, here with the sources' own timing as the judge)."""
+    e, a, b = (activity(x, sample_rate, fps) for x in (estimate, on, off))
+
+    def corr(u: np.ndarray, v: np.ndarray) -> float:
+        if u.std() < 1e-12 or v.std() < 1e-12:
+            return 0.0
+        return float(np.corrcoef(u, v)[0, 1])
+
+    return float(corr(e, a) > corr(e, b))
 
 
 def ideal_ratio_masks(stems: torch.Tensor, n_fft: int = 640, hop: int = 320) -> torch.Tensor:

@@ -97,16 +97,20 @@ def open_source(path: str | os.PathLike, audio_stream: int | None = None) -> Sou
 
 def processed(source: Source, model: ChunkModel | None, config: EngineConfig | None = None, strength: float = 1.0,
               on_progress: Progress | None = None, context: ContextFeatures | None = None,
-              captions: str | os.PathLike | None = None) -> Iterator[np.ndarray]:
+              captions: str | os.PathLike | None = None, picture: tuple | None = None) -> Iterator[np.ndarray]:
     """The source's audio through ``model`` in chunks: blocks ``[C, n]`` (a separator's ``[K, C, n]``);
-    without a model (or at strength 0), the decoded audio itself."""
+    without a model (or at strength 0), the decoded audio itself. ``picture`` (``(path, MediaInfo)``) is
+    another video whose frames, from its own start, the model sees instead of the source's."""
     decoder = source.decoder
     total = decoder.expected_duration
     report = (lambda s: on_progress(min(s, total) if total else s, total)) if on_progress else None
     if model is None or strength == 0:
         return _stoppable(_counting(decoder, decoder.sample_rate, report) if report is not None else decoder)
     engine = Engine(model, decoder.sample_rate, config, strength=strength)
-    visual = visual_context(model, source.path, source.info, decoder.start, context, captions)
+    if picture is not None:
+        visual = visual_context(model, picture[0], picture[1], picture[1].start_time, context, captions)
+    else:
+        visual = visual_context(model, source.path, source.info, decoder.start, context, captions)
     if PREFETCH and visual is not None:  # decode the picture in a thread, ahead of the model
         visual = prefetched(visual, depth=PREFETCH)
     return _stoppable(engine.stream(decoder, visual, on_progress=report))

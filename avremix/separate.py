@@ -1,4 +1,5 @@
-"""Library facade of ``avremix separate``: dialogue, effects and music stems of a file (or many).
+"""Library facade of ``avremix separate``: dialogue, effects and music stems of a file (or many), or with the
+on-screen separator its ``on`` (what the picture shows making sound) and ``off`` (the rest) stems.
 
     decode audio (blocks) ──► engine (separator, mixture-consistent) ──► one encoder per stem ──► folder
                                                                          └─► --mux: remux with every input stream
@@ -7,7 +8,9 @@ Stems are full band, at the input's sample rate and channel layout, the input's 
 sum to the decoded input (``avremix.engine``). Default output: ``OUT/<input name>/<stem>.flac`` (24-bit
 FLAC, or ``--format wav``: 24-bit PCM), written into a hidden folder renamed when every stem is complete.
 ``--mux`` writes ``OUT/<input name>.mkv`` instead: every stream of the input copied as it is, plus one audio
-track per stem titled Dialogue / Effects / Music with the language of the processed track.
+track per stem titled Dialogue / Effects / Music (On screen / Off screen) with the language of the
+processed track. ``query`` takes the picture from another video (a mixture kept as an audio file, or a clip
+whose picture comes from another camera): its frames from its own start line up with the audio's start.
 """
 
 from __future__ import annotations
@@ -20,22 +23,26 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from avremix.engine import ChunkModel, EngineConfig
-from avremix.errors import UsageError
+from avremix.errors import MediaError, UsageError
 from avremix.media import MediaWriter, probe
 from avremix.media.writer import AudioCodec, mux_tracks
 from avremix.pipeline import BatchOptions, FileResult, Progress, open_source, processed, run_many
 
 #: what --stems accepts → the stem's name
-STEM_NAMES = {"dx": "dialogue", "fx": "effects", "mx": "music", "dialogue": "dialogue", "effects": "effects", "music": "music"}
-TITLES = {"dialogue": "Dialogue", "effects": "Effects", "music": "Music"}
+STEM_NAMES = {"dx": "dialogue", "fx": "effects", "mx": "music", "dialogue": "dialogue", "effects": "effects", "music": "music",
+              "on": "on", "off": "off"}
+TITLES = {"dialogue": "Dialogue", "effects": "Effects", "music": "Music", "on": "On screen", "off": "Off screen"}
+ONSCREEN_STEMS = ("on", "off")
+STEM_HELP = "use dx (dialogue), fx (effects) and mx (music), or on and off (on screen, off screen: separate-onscreen)"
 FORMATS = {"flac": AudioCodec("flac", ("-sample_fmt", "s32")), "wav": AudioCodec("pcm_s24le")}  # 24 bits
 
 
 def split_stem_words(inputs: list[Path], stems: list[str] | None) -> tuple[list[Path], list[str]]:
     """``--stems dx fx mx``: the shell gives ``fx`` and ``mx`` to the inputs; take back the words after
-    ``--stems`` that are stem names and no file. ``dx,fx`` works too; no ``--stems`` means all three."""
+    ``--stems`` that are stem names and no file. ``dx,fx`` works too; no ``--stems`` (``[]``) means every
+    stem of the model."""
     if not stems:
-        return inputs, ["dx", "fx", "mx"]
+        return inputs, []
     words = [w for s in stems for w in s.replace(",", " ").split()]
     files = [p for p in inputs if not (str(p).lower() in STEM_NAMES and not p.exists())]
     words += [str(p) for p in inputs if p not in files]
@@ -44,15 +51,28 @@ def split_stem_words(inputs: list[Path], stems: list[str] | None) -> tuple[list[
     return files, words
 
 
+def default_separator(stems: list[str]) -> str:
+    """The shipped separator for these ``--stems`` when no ``--model`` is given: the on-screen one for
+    ``on``/``off``, the dialogue / effects / music one otherwise."""
+    from avremix.checkpoint import DEFAULT_ONSCREEN, DEFAULT_SEPARATOR
+
+    return DEFAULT_ONSCREEN if stems and all(STEM_NAMES.get(s.lower()) in ONSCREEN_STEMS for s in stems) else DEFAULT_SEPARATOR
+
+
 def stem_names(stems: list[str] | tuple[str, ...], model: ChunkModel) -> list[str]:
-    """``dx fx mx`` (or full names) → the model's stem names, in the order asked; clear errors otherwise."""
+    """``dx fx mx`` (or full names) → the model's stem names, in the order asked (none asked: all of them,
+    dialogue, effects, music or on, off); clear errors otherwise."""
+    if not stems:
+        own = tuple(getattr(model, "stems", ()))
+        stems = ("dx", "fx", "mx") if set(own) == {"dialogue", "effects", "music"} else own
     names = []
     for s in stems:
         if s.lower() not in STEM_NAMES:
-            raise UsageError(f"--stems: unknown stem {s!r}; use dx (dialogue), fx (effects) and mx (music)")
+            raise UsageError(f"--stems: unknown stem {s!r}; {STEM_HELP}")
         name = STEM_NAMES[s.lower()]
         if name not in getattr(model, "stems", ()):
-            raise UsageError(f"--stems: this model has no {name} stem (it has {', '.join(getattr(model, 'stems', ())) or 'none'})")
+            hint = " (on and off come from separate-onscreen: --model separate-onscreen)" if name in ONSCREEN_STEMS else ""
+            raise UsageError(f"--stems: this model has no {name} stem (it has {', '.join(getattr(model, 'stems', ())) or 'none'}){hint}")
         if name not in names:
             names.append(name)
     if not names:
@@ -64,15 +84,18 @@ def separate_file(
     input_path: str | os.PathLike,
     output_dir: str | os.PathLike,
     model: ChunkModel,
-    stems: list[str] | tuple[str, ...] = ("dx", "fx", "mx"),
+    stems: list[str] | tuple[str, ...] = (),
     mux: bool = False,
     fmt: str = "flac",
     audio_stream: int | None = None,
     config: EngineConfig | None = None,
     overwrite: bool = False,
     on_progress: Progress | None = None,
+    query: str | os.PathLike | None = None,
 ) -> FileResult:
-    """Separate one file into ``output_dir``. Raises :class:`AvremixError` on bad input; nothing is left then."""
+    """Separate one file into ``output_dir`` (``stems``: those asked, default all of the model's; ``query``:
+    a video whose picture guides the model instead of the input's). Raises :class:`AvremixError` on bad
+    input; nothing is left then."""
     if not getattr(model, "stems", None):
         raise UsageError("this model is not a separator (it has no stems); use `avremix highlight`")
     if fmt not in FORMATS:
@@ -81,8 +104,11 @@ def separate_file(
     out_dir = Path(output_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError("-o must be a folder for separate", out_dir)
+    picture = query_picture(query, model) if query is not None else None
     source = open_source(input_path, audio_stream)
     decoder = source.decoder
+    if picture is None and getattr(model, "fps", None) and not source.info.has_video:
+        raise MediaError("has no video stream; this separator needs the picture: give it one with --query VIDEO", input_path)
     target = out_dir / (Path(input_path).stem + (".mkv" if mux else ""))
     if target.resolve() == Path(input_path).resolve():
         raise UsageError("output path is the input file; choose another output folder (avremix never writes over its input)", target)
@@ -99,7 +125,7 @@ def separate_file(
         with ExitStack() as stack:
             writers = {name: stack.enter_context(MediaWriter(work / f"{name}.{ext}", decoder.sample_rate, decoder.channels,
                                                              layout=decoder.layout, codec=FORMATS[ext])) for name in names}
-            for block in processed(source, model, config, 1.0, on_progress):  # [K, C, n]
+            for block in processed(source, model, config, 1.0, on_progress, picture=picture):  # [K, C, n]
                 for name, writer in writers.items():
                     writer.write(block[index[name]])
         samples = writers[names[0]].samples_written
@@ -118,6 +144,17 @@ def separate_file(
     streams = [f"{s.index}:{s.type}:{s.codec}" for s in probe(target).streams] if mux else []
     return FileResult(input=os.fspath(input_path), output=str(target), audio_codec=FORMATS["flac" if mux else fmt].encoder,
                       streams=streams, outputs=outputs, **source.timing(samples))
+
+
+def query_picture(query: str | os.PathLike, model: ChunkModel):
+    """``--query VIDEO``: the probed video whose picture the model sees (errors: no such file, no video
+    stream, a model that takes no picture)."""
+    if not getattr(model, "fps", None):
+        raise UsageError("--query: this model does not look at the picture (an audio-only separator); use a model that takes video, e.g. separate-onscreen")
+    info = probe(query)
+    if not info.has_video:
+        raise MediaError("has no video stream; --query needs a video whose picture shows the sound to extract", query)
+    return query, info
 
 
 def _replace(src: Path, dst: Path) -> None:

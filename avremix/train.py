@@ -43,7 +43,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from avremix import checkpoint
-from avremix.data.datasets import AVDnRDataset, MuddyDataset
+from avremix.data.datasets import AVDnRDataset, HardPairsDataset, MuddyDataset
 from avremix.data.muddy import MODES, adjust
 from avremix.data.store import seed_of
 from avremix.engine import resolve_device
@@ -54,7 +54,7 @@ from avremix.metrics import score, si_sdr
 
 @dataclass
 class TrainConfig:
-    model: str = "cfm"  # highlighters: cfm | visah; separators: cass | htdemucs
+    model: str = "cfm"  # highlighters: cfm | visah; separators: cass | htdemucs; on-screen separator: onscreen
     steps: int = 3000  # optimiser steps
     batch_size: int = 8  # per rank
     crop: float = 4.0  # seconds per training example
@@ -69,8 +69,8 @@ class TrainConfig:
     modes: tuple[str, ...] = MODES  # Muddy Mix modes the augmentation draws from
     silence: float = 0.0  # probability of a stretch of silence in an augmented crop
     level_db: float = 6.0  # highlighters: ± dB of an augmented crop's random overall level (0: the data's own level)
-    picture_augment: float = 0.0  # highlighters taking frames: probability that a crop's picture is restyled (colour, crop, blur, noise; `picture_restyle`)
-    dynamic_mix: float = 0.0  # separators: probability that a crop's music and effects (with its scene frames) come from other clips
+    picture_augment: float = 0.0  # highlighters taking frames and the on-screen separator: probability that a crop's picture is restyled (colour, crop, blur, noise; `picture_restyle`)
+    dynamic_mix: float = 0.0  # separators: probability that a crop's music and effects (with its scene frames) come from other clips; on-screen: that its off-screen sound is another clip's target
     wrong_picture: float = 0.0  # separators: probability that a crop's face and scene frames come from another clip (targets unchanged)
     checkpoint_every: int = 500
     val_every: int = 500
@@ -253,6 +253,53 @@ class SeparationSet(_Crops):
             gains = 10 ** (rng.uniform(-3, 3, size=(stems.shape[0], 1)) / 20) * 10 ** (rng.uniform(-6, 6) / 20)
             stems = stems * torch.from_numpy(gains).float()
         frames = torch.stack([face, scene], dim=1)  # [F, 2, H, W, 3]
+        return {"input": stems.sum(0, keepdim=True), "target": stems, "frames": frames, "stems": stems}
+
+
+class OnScreenSet(_Crops):
+    """Hard-pairs crops for the on-screen separator: ``input`` mixture ``[1, T]``, ``target`` (on screen,
+    off screen) ``[2, T]``, ``frames`` the target's picture ``[F, H, W, 3]``; with ``augment``, a fresh
+    target-to-interferer ratio (±5 dB) and overall level (±6 dB) for every crop.
+
+    ``dynamic_mix``: the probability that the off-screen sound is another clip's on-screen target, of the
+    same category when the split has one (speech against speech...): a hard pair with new timing, while
+    the picture stays the one this clip's target caused. ``picture_augment``: the probability that the
+    crop's picture is restyled (:func:`picture_restyle`)."""
+
+    def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, dynamic_mix: float = 0.0,
+                 picture_augment: float = 0.0):
+        self.base = HardPairsDataset(root, split, crop=crop, seed=seed)
+        if not self.base.rows:
+            raise UsageError(f"has no {split} examples", root)
+        for name, p in (("dynamic_mix", dynamic_mix), ("picture_augment", picture_augment)):
+            if not 0.0 <= p <= 1.0:
+                raise UsageError(f"--set {name}= is a probability between 0 and 1, got {p}")
+        self.augment, self.seed, self.calls = augment, seed, 0
+        self.dynamic_mix, self.picture_augment = float(dynamic_mix), float(picture_augment)
+        category = [r.get("params", {}).get("target_category", "effects") for r in self.base.rows]
+        self.by_category = {c: [i for i, k in enumerate(category) if k == c] for c in set(category)}
+        self.category = category
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = self.base[index]
+        on, off, frames = item["target"][0], item["interferer"][0], item["frames"]
+        if self.augment:
+            self.calls += 1
+            rng = np.random.default_rng(seed_of(self.seed, index, self.calls, os.getpid()))
+            if rng.random() < self.dynamic_mix:
+                pool = [j for j in self.by_category[self.category[index]] if j != index] or [j for j in range(len(self.base)) if j != index]
+                if pool:
+                    off = self.base[int(rng.choice(pool))]["target"][0]
+            ratio = on.pow(2).mean().clamp_min(1e-10) / off.pow(2).mean().clamp_min(1e-10)
+            off = off * float(ratio.sqrt()) * 10 ** (-rng.uniform(-5, 5) / 20)  # fresh on/off ratio
+            level = 10 ** (rng.uniform(-6, 6) / 20)
+            on, off = on * level, off * level
+            if self.picture_augment and rng.random() < self.picture_augment:
+                frames = torch.from_numpy(picture_restyle(frames.numpy(), rng))
+        stems = torch.stack([on, off])  # [2, T]
+        peak = float(stems.sum(0).abs().max())
+        if peak > 0.99:
+            stems = stems * (0.99 / peak)
         return {"input": stems.sum(0, keepdim=True), "target": stems, "frames": frames, "stems": stems}
 
 
@@ -519,7 +566,10 @@ class _Objective(torch.nn.Module):
 
 
 def training_set(model, data, split: str, config: TrainConfig, augment: bool, seed: int, context: ContextFeatures | None = None) -> Dataset:
-    """The model's kind of data: AV-CASS crops for a separator, Muddy Mix crops for a highlighter."""
+    """The model's kind of data: hard pairs for the on-screen separator, AV-CASS crops for the other
+    separators, Muddy Mix crops for a highlighter."""
+    if getattr(model, "data", None) == "hardpairs":
+        return OnScreenSet(data, split, config.crop, augment, seed, config.dynamic_mix, config.picture_augment)
     if is_separator(model):
         return SeparationSet(data, split, config.crop, augment, seed, config.dynamic_mix, config.wrong_picture)
     return TrainingSet(data, split, config.crop, augment, seed, context, config.modes, config.silence, config.level_db, config.picture_augment)
@@ -552,7 +602,7 @@ def _validate_ema(model, ema: EMA, batches, device) -> dict[str, float]:
 
 LOG_FIELDS = ["step", "loss", "fm", "rollout", "start", "stems", "mrstft", "l1", "grad_norm", "lr", "seconds"] + [
     f"val_{who}_{m}" for who in ("model", "input") for m in ("MAG", "ENV", "W-dis")] + ["val_model_SI-SDRi"] + [
-    f"val_{who}_SI-SDR_{stem}" for who in ("model", "input") for stem in ("dialogue", "music", "effects")]
+    f"val_{who}_SI-SDR_{stem}" for who in ("model", "input") for stem in ("dialogue", "music", "effects", "on", "off")]
 
 
 def _log(writer, handle, row: dict) -> None:

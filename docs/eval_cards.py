@@ -12,6 +12,8 @@ Datasets (the real ones need ``make data-assets``):
 - ``avdnr-proc``: ``build-dataset avdnr --sources procedural --clips 150 --seed 0`` (15 test clips)
 - ``muddy-real``: ``build-dataset muddy --sources real --clips 700 --seed 0`` (83 test examples)
 - ``muddy-proc``: ``build-dataset muddy --sources procedural --clips 160 --seed 0`` (23 test examples)
+- ``hardpairs-real``: ``build-dataset hardpairs --sources real --pairs 900 --seed 0`` (held-out packages)
+- ``hardpairs-proc``: ``build-dataset hardpairs --sources procedural --pairs 200 --seed 0``
 
 Previous defaults (the "previous default" rows) are read from git history (``git show REV:models/...``);
 in a checkout without history those rows are left out, with a warning.
@@ -37,6 +39,8 @@ DATASETS = {
     "avdnr-proc": ["avdnr", "--sources", "procedural", "--clips", "150", "--seed", "0"],
     "muddy-real": ["muddy", "--sources", "real", "--clips", "700", "--seed", "0"],
     "muddy-proc": ["muddy", "--sources", "procedural", "--clips", "160", "--seed", "0"],
+    "hardpairs-real": ["hardpairs", "--sources", "real", "--pairs", "900", "--seed", "0"],
+    "hardpairs-proc": ["hardpairs", "--sources", "procedural", "--pairs", "200", "--seed", "0"],
 }
 
 #: the checkpoint each shipped model replaced: (git revision holding it, label)
@@ -95,6 +99,20 @@ def separation_table(result: dict, rows: list[tuple[str, str, bool]]) -> str:
     return "".join(lines)
 
 
+def onscreen_table(result: dict, rows: list[tuple[str, str, bool]]) -> str:
+    """SI-SDRi / SI-SDR / SDR of ``on``, ``on`` on the hard pairs alone, ``off``, MAG of ``on`` and T_A-V."""
+    lines = [f"| output | on: SI-SDRi / SI-SDR / SDR | on, {result['hard_examples']} hard pairs: SI-SDRi | off: SI-SDRi | MAG (on) | T_A-V (all / hard) |\n",
+             "|---|---|---|---|---|---|\n"]
+    for key, label, bold in rows:
+        m = result["rows"].get(key)
+        if m is None:
+            continue
+        b = "**" if bold else ""
+        lines.append(f"| {b}{label}{b} | {b}{_n(m['SI-SDRi_on'])}{b} / {_n(m['SI-SDR_on'])} / {_n(m['SDR_on'])} | {b}{_n(m['SI-SDRi_on_hard'])}{b} | "
+                     f"{_n(m['SI-SDRi_off'])} | {_n(m['MAG_on'], 5)} | {_n(m['T_A-V'], 1)} % / {_n(m['T_A-V_hard'], 1)} % |\n")
+    return "".join(lines)
+
+
 def remix_table(result: dict, rows: list[tuple[str, str, bool]], extra: dict | None = None) -> str:
     lines = ["| output | MAG | ENV | W-dis (s) | gain flutter, dB (median / p95) | beats the input (MAG) |\n", "|---|---|---|---|---|---|\n"]
     all_rows = {**result["rows"], **(extra or {})}
@@ -122,6 +140,17 @@ def separators(data: Path, work: Path, cache: dict) -> dict:
         if prev is not None:
             compare["compare: previous"] = prev
         cache[key] = evaluate_separation(load("separate-cass"), data, compare=compare, precision="auto")
+    return cache[key]
+
+
+def onscreen(data: Path, work: Path, cache: dict) -> dict:
+    from avremix.checkpoint import load
+    from avremix.evaluate import evaluate_separation
+
+    key = ("onscreen", data)
+    if key not in cache:
+        compare = {f"compare: {name}": load(name) for name in ("separate-onscreen-audio", "separate-onscreen-mask")}
+        cache[key] = evaluate_separation(load("separate-onscreen"), data, compare=compare, precision="auto")
     return cache[key]
 
 
@@ -161,6 +190,10 @@ HL_ROWS = [("input", "input (the mis-mix)", False),
            ("model", "`highlight-cfm` (default: `--loudness auto`, its training targets' median, −27.2 LUFS)", True),
            ("model, video shuffled", "`highlight-cfm`, video shuffled", False),
            ("target", "target (its own flutter against the input)", False)]
+ONSCREEN_ROWS = [("mixture", "mixture", False), ("ideal ratio masks", "ideal ratio masks (ceiling of a magnitude mask)", False),
+                 ("compare: separate-onscreen-audio", "`separate-onscreen-audio` (audio-only baseline, same size)", False),
+                 ("compare: separate-onscreen-mask", "`separate-onscreen-mask` (masking baseline, pooled picture query)", False),
+                 ("model", "`separate-onscreen` (default)", True), ("model, video shuffled", "`separate-onscreen`, video shuffled", False)]
 VISAH_ROWS = [("input", "input (the mis-mix)", False), ("model", "`highlight-visah`", True), ("model, video shuffled", "`highlight-visah`, video shuffled", False)]
 
 #: table id → (dataset, function of (data, work, cache) giving the markdown)
@@ -171,6 +204,8 @@ TABLES = {
     "highlight-cfm-procedural": ("muddy-proc", lambda d, w, c: remix_table(highlighters(d, w, c), HL_ROWS)),
     "highlight-visah-real": ("muddy-real", lambda d, w, c: remix_table(highlighters(d, w, c, "highlight-visah"), VISAH_ROWS)),
     "highlight-visah-procedural": ("muddy-proc", lambda d, w, c: remix_table(highlighters(d, w, c, "highlight-visah"), VISAH_ROWS)),
+    "onscreen-real": ("hardpairs-real", lambda d, w, c: onscreen_table(onscreen(d, w, c), ONSCREEN_ROWS)),
+    "onscreen-procedural": ("hardpairs-proc", lambda d, w, c: onscreen_table(onscreen(d, w, c), ONSCREEN_ROWS)),
 }
 
 

@@ -274,3 +274,129 @@ def test_init_grows_a_separator_with_conditioning_blocks(avdnr_corpus, tmp_path)
     model_config.hidden = 48
     with pytest.raises(UsageError, match="do not fit"):
         train(avdnr_corpus, tmp_path / "c", config, model_config)
+
+
+# -- on-screen separation (--stems on off) -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_onscreen(tmp_path_factory) -> Path:
+    """A small on-screen separator saved from a (perturbed) random init."""
+    from avremix.nets.onscreen import OnScreenConfig, OnScreenSeparator
+
+    torch.manual_seed(2)
+    model = OnScreenSeparator(OnScreenConfig(hidden=32, blocks=1, cond_blocks=1, mask_channels=4, mask_layers=1, visual_dim=16, guidance=2.0))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return checkpoint.save(model, tmp_path_factory.mktemp("models") / "tiny-onscreen")
+
+
+def test_on_and_off_stems_sum_to_the_input_and_mux_as_titled_tracks(tiny_onscreen, mkv_flac, tmp_path):
+    proc = run_cli("separate", mkv_flac, "-o", tmp_path / "files", "-m", tiny_onscreen, "--stems", "on", "off", "--json", check=True)
+    outputs = json.loads(proc.stdout)["outputs"]
+    assert sorted(outputs) == ["off", "on"]
+    x = decoded(mkv_flac)
+    on, off = decoded(outputs["on"]), decoded(outputs["off"])
+    assert on.shape == off.shape == x.shape and np.abs(on + off - x).max() < 1e-4
+    assert np.abs(on).max() > 1e-3 and np.abs(off).max() > 1e-3  # both carry sound
+    proc = run_cli("separate", mkv_flac, "-o", tmp_path / "muxed", "-m", tiny_onscreen, "--mux", "--json", check=True)  # default: both stems
+    info, src = probe(json.loads(proc.stdout)["output"]), probe(mkv_flac)
+    assert [s.title for s in info.streams[len(src.streams):]] == ["On screen", "Off screen"]
+    assert [s.type for s in info.streams] == [s.type for s in src.streams] + ["audio"] * 2
+
+
+def test_query_takes_the_picture_from_another_video(tiny_onscreen, tmp_path):
+    import soundfile as sf
+
+    from avremix.checkpoint import DEFAULT_ONSCREEN, DEFAULT_SEPARATOR
+    from avremix.separate import default_separator
+
+    video = make_clip(tmp_path / "scene.mp4", duration=3, sample_rate=48000, channels=2)
+    audio = tmp_path / "mixture.wav"
+    sf.write(audio, decoded(video).T, 48000, subtype="FLOAT")
+    proc = run_cli("separate", audio, "-o", tmp_path / "out", "-m", tiny_onscreen, "--stems", "on")
+    assert proc.returncode == 1 and "mixture.wav" in proc.stderr and "--query" in proc.stderr  # no picture: say where to get one
+    run_cli("separate", audio, "-o", tmp_path / "q", "-m", tiny_onscreen, "--query", video, check=True)
+    run_cli("separate", video, "-o", tmp_path / "v", "-m", tiny_onscreen, check=True)
+    on_q, on_v = decoded(tmp_path / "q/mixture/on.flac"), decoded(tmp_path / "v/scene/on.flac")
+    np.testing.assert_allclose(on_q, on_v, atol=1e-4)  # the same audio and the same picture: the same stem
+    proc = run_cli("separate", video, "-o", tmp_path / "bad", "-m", tiny_onscreen, "--query", audio)
+    assert proc.returncode == 1 and "mixture.wav" in proc.stderr and "no video stream" in proc.stderr
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+    assert default_separator(["on", "off"]) == DEFAULT_ONSCREEN and default_separator(["on", "dx"]) == DEFAULT_SEPARATOR
+    assert default_separator([]) == DEFAULT_SEPARATOR
+
+
+def test_on_off_stems_of_another_separator_are_a_clear_error(tiny_cass, tmp_path):
+    src = make_clip(tmp_path / "a.mp4", duration=1)
+    proc = run_cli("separate", src, "-o", tmp_path / "out", "-m", tiny_cass, "--stems", "on", "off")
+    assert proc.returncode == 2 and "no on stem" in proc.stderr and "separate-onscreen" in proc.stderr
+    proc = run_cli("separate", src, "-o", tmp_path / "out", "-m", "htdemucs:" + str(tmp_path / "none.th"), "--query", src)
+    assert proc.returncode in (1, 2) and "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def pairs_corpus(tmp_path_factory) -> Path:
+    """A tiny procedural hard-pairs corpus (one pair per category) whose pairs are in every split."""
+    from avremix.data import hardpairs
+
+    root = tmp_path_factory.mktemp("hardpairs")
+    config = hardpairs.HardPairsConfig(duration=3.0, candidates=3, sources="procedural", easy=0.0)
+    summary = hardpairs.build(root, 3, seed=4, config=config)
+    assert not summary.failed
+    rows = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines()]
+    with open(root / "manifest.jsonl", "w") as f:
+        for split in ("train", "val", "test"):
+            for row in rows:
+                f.write(json.dumps({**row, "split": split}) + "\n")
+    return root
+
+
+@pytest.mark.parametrize("query", ["aligned", "pooled", "none"])
+def test_train_and_evaluate_the_onscreen_separator(pairs_corpus, tmp_path, query):
+    from avremix.evaluate import evaluate_separation
+    from avremix.train import TrainConfig, apply_overrides, model_config_for, train
+
+    config = TrainConfig(model="onscreen", steps=3, batch_size=2, crop=1.0, val_every=3, checkpoint_every=3, log_every=1,
+                         val_examples=2, lr=1e-3, dynamic_mix=0.5, picture_augment=0.5)
+    model_config = model_config_for("onscreen")
+    apply_overrides(config, model_config, ["model.hidden=32", "model.blocks=1", "model.cond_blocks=1", "model.mask_channels=4",
+                                           "model.mask_layers=1", "model.visual_dim=16", f"model.query={query}"])
+    last, _ = train(pairs_corpus, tmp_path / "run", config, model_config)
+    assert last["step"] == 3 and np.isfinite(last["loss"]) and "val_model_SI-SDR_on" in last
+    model = checkpoint.load(str(tmp_path / "run" / "model"))
+    assert model.stems == ("on", "off") and (model.fps is None) == (query == "none")
+    result = evaluate_separation(model, pairs_corpus, "test")
+    rows = result["rows"]
+    assert result["stems"] == ["on", "off"] and rows["mixture"]["SI-SDRi_on"] == pytest.approx(0.0, abs=1e-6)
+    assert rows["ideal ratio masks"]["SI-SDRi_on"] > 5 and rows["ideal ratio masks"]["T_A-V"] >= 66
+    assert ("model, video shuffled" in rows) == (query != "none")
+    assert 0.0 <= rows["model"]["T_A-V"] <= 100.0 and np.isfinite(rows["model"]["MAG_on"])
+
+
+def test_onscreen_crops_keep_the_picture_with_the_target(pairs_corpus):
+    from avremix.train import OnScreenSet
+
+    plain = OnScreenSet(pairs_corpus, "train", 1.0, augment=False, seed=0)
+    mixed = OnScreenSet(pairs_corpus, "train", 1.0, augment=True, seed=0, dynamic_mix=1.0)
+    clips = [plain[i] for i in range(len(plain))]
+    for _ in range(4):
+        item = mixed[0]
+        torch.testing.assert_close(item["input"][0], item["target"].sum(0))  # the mixture is the sum of its stems
+        assert torch.equal(item["frames"], clips[0]["frames"])  # the picture is the one the target caused ...
+        g = item["target"][0].norm() / clips[0]["target"][0].norm()
+        torch.testing.assert_close(item["target"][0], clips[0]["target"][0] * g, atol=1e-4, rtol=1e-3)  # ... of this target
+        # the off-screen sound is another pair's on-screen target
+        assert any(float(torch.nn.functional.cosine_similarity(item["target"][1], c["target"][0], dim=0)) > 0.999 for c in clips[1:])
+    with pytest.raises(UsageError, match="picture_augment"):
+        OnScreenSet(pairs_corpus, "train", 1.0, augment=True, seed=0, picture_augment=2.0)
+
+
+def test_activity_follows_tells_which_timing_an_estimate_has():
+    from avremix.evaluate import activity_follows
+
+    rng = np.random.default_rng(0)
+    gate = np.repeat(rng.random(30) < 0.5, 1600).astype(np.float32)  # 3 s at 16 kHz, 0.1 s frames
+    on = torch.from_numpy(rng.standard_normal(gate.size).astype(np.float32) * gate)
+    off = torch.from_numpy(rng.standard_normal(gate.size).astype(np.float32) * (1 - gate))
+    assert activity_follows(on + 0.3 * off, on, off, 16000) == 1.0
+    assert activity_follows(off + 0.3 * on, on, off, 16000) == 0.0

@@ -58,6 +58,7 @@ class CASSConfig(VisualInputConfig):
     steps: int = 2  # Euler steps of sampling
     rollout_steps: int = 2  # steps of the rollout loss (0: off)
     rollout_weight: float = 1.0
+    flow_weight: float = 1.0  # weight of the flow-matching loss (0 with steps=0 and rollout_steps=0: a masking model, no vector field trained)
     mag_weight: float = 0.1  # weight of the linear-magnitude error in the rollout distance
     mask_weight: float = 1.0  # weight of the masks' fit to the ratio masks
     start_weight: float = 0.0  # weight of the rollout distance of the flow's start (the masked mixture) to the stems
@@ -74,19 +75,26 @@ class CASSSeparator(nn.Module):
     generative = False
     shared_visual = True  # takes one picture per chunk for all its channels (engine)
     stems = STEMS
+    data = "avdnr"  # the dataset kind it trains on (`avremix train`)
+
+    @staticmethod
+    def streams(config: CASSConfig) -> tuple[str, ...]:
+        """Its picture streams, each a frame encoder of that name (a video with one picture feeds them all)."""
+        return ("face", "scene")
 
     def __init__(self, config: CASSConfig | None = None):
         super().__init__()
         self.config = c = config or CASSConfig()
         self.spectral = Spectral(c.spectral)
         self.sample_rate, self.fps, self.frame_size = c.spectral.sample_rate, c.fps, tuple(c.frame_size)
-        K, bins = len(STEMS), self.spectral.bins
+        K, bins = len(self.stems), self.spectral.bins
         io = 2 * bins
-        # conditioning: mixture + face stream + scene stream
-        self.face = visual_encoder(c.visual, c.visual_in, c.visual_dim)
-        self.scene = visual_encoder(c.visual, c.visual_in, c.visual_dim)
+        # conditioning: mixture + the picture streams (face, scene)
+        names = self.streams(c)
+        for name in names:
+            setattr(self, name, visual_encoder(c.visual, c.visual_in, c.visual_dim))
         self.cond_audio = nn.Conv1d(io, c.hidden, 1)
-        self.cond_visual = nn.Conv1d(2 * c.visual_dim, c.hidden, 1)
+        self.cond_visual = nn.Conv1d(max(1, len(names)) * c.visual_dim, c.hidden, 1)
         self.cond_mix = nn.Conv1d(2 * c.hidden, c.hidden, 3, padding=1)
         self.cond_blocks = nn.ModuleList(ResBlock(c.hidden, 2 ** (i % 4)) for i in range(c.cond_blocks))
         self.cond_attn = nn.TransformerEncoderLayer(c.hidden, c.heads, 2 * c.hidden, dropout=0.0, batch_first=True, norm_first=True)
@@ -105,24 +113,31 @@ class CASSSeparator(nn.Module):
             nn.init.zeros_(layer.bias)
 
     # -- pieces ------------------------------------------------------------------------------------------
+    def visual_features(self, visual: torch.Tensor | None, n_steps: int, batch: int) -> torch.Tensor:
+        """Face and scene features on the STFT frames, ``[B, 2D, N]``, from frames ``[B', F, 2, H, W, 3]``
+        (face, scene) or ``[B', F, H, W, 3]`` (one picture for both); zeros without a picture."""
+        if visual is None:
+            return torch.zeros(batch, 2 * self.config.visual_dim, n_steps, device=self.stem_embedding.device)
+        face, scene = (visual[:, :, 0], visual[:, :, 1]) if visual.dim() == 6 else (visual, visual)
+        return torch.cat([frames_to_steps(self.face(face), n_steps, batch), frames_to_steps(self.scene(scene), n_steps, batch)], dim=1)
+
     def condition(self, x_in: torch.Tensor, visual: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fused condition ``[B, H, N]`` and source masks ``[B, K, F, N]`` from the mixture ``[B, 2, F, N]``
-        and frames ``[B, F, 2, H, W, 3]`` (face, scene) or ``[B, F, H, W, 3]`` (one picture for both)."""
+        """Fused condition ``[B, H, N]`` and source masks ``[B, K, F, N]`` (they sum to one) from the
+        mixture ``[B, 2, F, N]`` and the picture (:meth:`visual_features`)."""
+        h, logits = self.fuse(x_in, self.visual_features(visual, x_in.shape[-1], x_in.shape[0]))
+        return h, torch.softmax(logits, dim=1)
+
+    def fuse(self, x_in: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Condition ``[B, H, N]`` and mask logits ``[B, K, F, N]`` from the mixture and visual features ``v [B, V, N]``."""
         B, _, Fq, N = x_in.shape
         a = self.cond_audio(x_in.reshape(B, 2 * Fq, N))  # [B, H, N]
-        if visual is None:
-            v = torch.zeros(B, 2 * self.config.visual_dim, N, device=x_in.device, dtype=a.dtype)
-        else:
-            face, scene = (visual[:, :, 0], visual[:, :, 1]) if visual.dim() == 6 else (visual, visual)
-            v = torch.cat([frames_to_steps(self.face(face), N, B), frames_to_steps(self.scene(scene), N, B)], dim=1)  # [B, 2D, N]
-        h = self.cond_mix(F.gelu(torch.cat([a, self.cond_visual(v)], dim=1)))  # [B, H, N]
+        h = self.cond_mix(F.gelu(torch.cat([a, self.cond_visual(v.to(a.dtype))], dim=1)))  # [B, H, N]
         for block in self.cond_blocks:
             h = block(h)
         h = self.cond_attn(h.transpose(1, 2)).transpose(1, 2)
         level = x_in.float().pow(2).sum(dim=1).sqrt()[:, None]  # compressed magnitude [B, 1, F, N]
         logits = self.masks(h).reshape(B, -1, Fq, N).float()  # [B, K, F, N]
-        logits = logits + self.mask_refine(torch.cat([level, logits], dim=1))
-        return h, torch.softmax(logits, dim=1)
+        return h, logits + self.mask_refine(torch.cat([level, logits], dim=1))
 
     def start(self, x_in: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """Masked mixture per stem, compressed: ``[B*K, 2, F, N]``."""
@@ -133,7 +148,7 @@ class CASSSeparator(nn.Module):
     def velocity(self, xt: torch.Tensor, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """``v(x_t, t | h)`` for ``xt [B*K, 2, F, N]`` (stems of one item next to each other)."""
         BK, _, Fq, N = xt.shape
-        K = len(STEMS)
+        K = len(self.stems)
         cond = h.repeat_interleave(K, dim=0) + self.stem_embedding.repeat(BK // K, 1)[:, :, None]  # [B*K, H, N]
         z = self.inp(xt.reshape(BK, 2 * Fq, N)) + cond
         temb = self.time(sinusoidal(t * 1000.0, z.shape[1]))  # [B*K, H]
@@ -164,9 +179,11 @@ class CASSSeparator(nn.Module):
                 d = d + c.sdr_weight * sdr_loss(self.spectral.decode(x, T).reshape(B * K, T), target.reshape(B * K, T), mixture)
             return d
 
-        s = sample_path(x0.detach(), x1)  # one t per stem item
-        fm = cfm_loss(self.velocity(s.xt, s.t, h), s)
-        total, parts = fm, {"fm": fm.item()}
+        total, parts = x_in.new_zeros((), dtype=torch.float32), {}
+        if c.flow_weight:
+            s = sample_path(x0.detach(), x1)  # one t per stem item
+            fm = cfm_loss(self.velocity(s.xt, s.t, h), s)
+            total, parts["fm"] = total + c.flow_weight * fm, fm.item()
         if c.rollout_steps:
             ro = rollout_loss(lambda x, tt: self.velocity(x, tt, h), x0, x1, c.rollout_steps, distance=distance)
             total = total + c.rollout_weight * ro
@@ -196,4 +213,4 @@ class CASSSeparator(nn.Module):
         n = self.config.steps if steps is None else steps
         if n:
             x = integrate(lambda z, t: self.velocity(z, t, h), x, n, "euler")
-        return self.spectral.decode(x, T).reshape(B, len(STEMS), T)
+        return self.spectral.decode(x, T).reshape(B, len(self.stems), T)
