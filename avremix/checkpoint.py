@@ -102,6 +102,6 @@ def list_models() -> list[dict]:
     for folder in sorted(p for p in root.iterdir() if (p / "model.json").exists()) if root.exists() else []:
         meta = json.loads((folder / "model.json").read_text())
         out.append({"name": folder.name, "model": meta.get("model"), "size_mb": round((folder / "model.safetensors").stat().st_size / 2**20, 1),
-                    "sample_rate": meta.get("sample_rate"), "fps": meta.get("fps"), "default": folder.name in (DEFAULT_MODEL, DEFAULT_SEPARATOR),
+                    "sample_rate": meta.get("sample_rate"), "fps": meta.get("fps"), "default": folder.name in (DEFAULT_MODEL, DEFAULT_SEPARATOR, DEFAULT_ONSCREEN),
                     "target_lufs": meta.get("target_lufs"), "summary": meta.get("summary", "")})
     return out

@@ -190,7 +190,15 @@ def evaluate_separation(model: torch.nn.Module, data: str | Path, split: str = "
     whose extracted on-screen sound follows the timing of what is on screen: its activity
     (:func:`activity_follows`) correlates more with the on-screen source's than with the off-screen one's."""
     onscreen = getattr(model, "data", None) == "hardpairs"
-    ds = OnScreenSet(data, split, None, False, 0) if onscreen else SeparationSet(data, split, None, False, 0)
+    sets: dict[tuple, OnScreenSet] = {}
+
+    def pictures(m: torch.nn.Module) -> OnScreenSet:  # a hard-pairs split as model m sees it (frames or feature streams)
+        key = tuple(m.config.visual) if getattr(m, "fps", None) else ("frames",)
+        if key not in sets:
+            sets[key] = OnScreenSet(data, split, None, False, 0, context=context_for(m.config) if key != ("frames",) else None)
+        return sets[key]
+
+    ds = pictures(model) if onscreen else SeparationSet(data, split, None, False, 0)
     config = EngineConfig(device=str(device), precision=precision)
     takes_video = bool(getattr(model, "fps", None))
     rows: dict[str, dict[str, list[float]]] = {}
@@ -201,7 +209,8 @@ def evaluate_separation(model: torch.nn.Module, data: str | Path, split: str = "
         estimates = {"mixture": torch.from_numpy(mixture).expand_as(stems), "ideal ratio masks": ideal_ratio_masks(stems)}
         for name, other in (compare or {}).items():
             sees = bool(getattr(other, "fps", None))
-            estimates[name] = torch.from_numpy(Engine(other, ds.base.rows[i]["sample_rate"], config).process(mixture, list(frames) if sees else None)[:, 0])
+            seen = pictures(other)[i]["frames"].numpy() if onscreen and sees else frames
+            estimates[name] = torch.from_numpy(Engine(other, ds.base.rows[i]["sample_rate"], config).process(mixture, list(seen) if sees else None)[:, 0])
         engine = Engine(model, ds.base.rows[i]["sample_rate"], config)
         estimates["model"] = torch.from_numpy(engine.process(mixture, list(frames) if takes_video else None)[:, 0])
         if takes_video and shuffle_video and n > 1:

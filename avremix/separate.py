@@ -24,6 +24,7 @@ from pathlib import Path
 
 from avremix.engine import ChunkModel, EngineConfig
 from avremix.errors import MediaError, UsageError
+from avremix.features.context import context_for
 from avremix.media import MediaWriter, probe
 from avremix.media.writer import AudioCodec, mux_tracks
 from avremix.pipeline import BatchOptions, FileResult, Progress, open_source, processed, run_many
@@ -125,7 +126,8 @@ def separate_file(
         with ExitStack() as stack:
             writers = {name: stack.enter_context(MediaWriter(work / f"{name}.{ext}", decoder.sample_rate, decoder.channels,
                                                              layout=decoder.layout, codec=FORMATS[ext])) for name in names}
-            for block in processed(source, model, config, 1.0, on_progress, picture=picture):  # [K, C, n]
+            context = context_for(model.config) if getattr(model, "fps", None) and hasattr(model, "config") else None  # feature streams
+            for block in processed(source, model, config, 1.0, on_progress, context=context, picture=picture):  # [K, C, n]
                 for name, writer in writers.items():
                     writer.write(block[index[name]])
         samples = writers[names[0]].samples_written

@@ -5,6 +5,9 @@ Data of a separator (``--model cass|htdemucs``): an AV-CASS mixture dataset (``b
 Every crop is remixed from its stems with fresh gains (±3 dB per stem, ±6 dB overall), so the model
 never hears the same mixture twice; its frames are the face and scene streams ``[F, 2, H, W, 3]``
 (stereo datasets are folded to mono). Validation: SI-SDR of each stem, of the model and of the mixture.
+The on-screen separator (``--model onscreen``) trains on hard pairs (``build-dataset hardpairs``,
+:class:`OnScreenSet`): a fresh on/off ratio and level for every crop, optionally another pair's target as
+the off-screen sound, the picture of its own target.
 
 Data of a highlighter: a Muddy Mix dataset (``build-dataset muddy``). With ``augment`` on, every training crop gets fresh
 Muddy Mix gains drawn from its stems (``modes``: discrete, continuous or time-varying, as the builder
@@ -130,9 +133,37 @@ def model_config_for(name: str):
 
 # -- data ------------------------------------------------------------------------------------------------------
 class _Crops(Dataset):
-    """Crops of a manifest dataset (``self.base``), re-drawn every epoch."""
+    """Crops of a manifest dataset (``self.base``), re-drawn every epoch.
+
+    With a ``context`` (models whose visual input is feature streams), :meth:`_visual` gives the crop's
+    features ``[F, D]`` instead of its pixels: computed once per clip over all its frames (and its
+    ``captions`` file when the manifest names one), then kept."""
 
     base: Dataset
+    context: ContextFeatures | None = None
+    features: dict
+
+    def _open(self, base, **probabilities: float) -> None:
+        """Read ``base`` (clear errors for an empty split) and check the ``--set`` probabilities given."""
+        if not base.rows:
+            raise UsageError(f"has no {base.split} examples", base.root)
+        for name, p in probabilities.items():
+            if not 0.0 <= p <= 1.0:
+                raise UsageError(f"--set {name}= is a probability between 0 and 1, got {p}")
+        self.base = base
+
+    def _visual(self, index: int, item: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.context is None:
+            return item["frames"]
+        row = self.base.rows[index]
+        if row["id"] not in self.features:
+            frames = np.load(self.base.root / row["frames"]["frames"], mmap_mode="r")
+            captions = row.get("captions")
+            self.context.start(self.base.root / captions if captions else None)
+            self.features[row["id"]] = self.context.encode(np.ascontiguousarray(frames), 0)  # [all frames, D]
+        feats = self.features[row["id"]]
+        f0, n = int(item["frame_start"]), item["frames"].shape[0]
+        return torch.from_numpy(feats[np.clip(np.arange(f0, f0 + n), 0, len(feats) - 1)])  # [F, D]
 
     def __len__(self) -> int:
         return len(self.base)
@@ -143,12 +174,8 @@ class _Crops(Dataset):
 
 
 class TrainingSet(_Crops):
-    """Muddy crops; with ``augment``, a new Muddy Mix of the crop's stems every time it is read.
-
-    With a ``context`` (models whose visual input is feature streams), ``frames`` holds the crop's
-    features ``[F, D]`` instead of its pixels: computed once per clip over all its frames (and its
-    ``captions`` file when the manifest names one), then kept.
-    """
+    """Muddy crops; with ``augment``, a new Muddy Mix of the crop's stems every time it is read. With a
+    ``context``, ``frames`` holds the crop's features (:meth:`_Crops._visual`)."""
 
     def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, context: ContextFeatures | None = None,
                  modes: tuple[str, ...] = MODES, silence: float = 0.0, level_db: float = 6.0, picture_augment: float = 0.0):
@@ -168,19 +195,6 @@ class TrainingSet(_Crops):
             raise UsageError("--set picture_augment= restyles frames; this model takes feature streams (computed once per clip), so it has no frames to restyle")
         self.modes, self.silence, self.level_db, self.picture_augment = tuple(modes), float(silence), float(level_db), float(picture_augment)
         self.context, self.features = context, {}
-
-    def _visual(self, index: int, item: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.context is None:
-            return item["frames"]
-        row = self.base.rows[index]
-        if row["id"] not in self.features:
-            frames = np.load(self.base.root / row["frames"]["frames"], mmap_mode="r")
-            captions = row.get("captions")
-            self.context.start(self.base.root / captions if captions else None)
-            self.features[row["id"]] = self.context.encode(np.ascontiguousarray(frames), 0)  # [all frames, D]
-        feats = self.features[row["id"]]
-        f0, n = int(item["frame_start"]), item["frames"].shape[0]
-        return torch.from_numpy(feats[np.clip(np.arange(f0, f0 + n), 0, len(feats) - 1)])  # [F, D]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.base[index]
@@ -224,12 +238,7 @@ class SeparationSet(_Crops):
 
     def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, dynamic_mix: float = 0.0,
                  wrong_picture: float = 0.0):
-        self.base = AVDnRDataset(root, split, crop=crop, seed=seed)
-        if not self.base.rows:
-            raise UsageError(f"has no {split} examples", root)
-        for name, p in (("dynamic_mix", dynamic_mix), ("wrong_picture", wrong_picture)):
-            if not 0.0 <= p <= 1.0:
-                raise UsageError(f"--set {name}= is a probability between 0 and 1, got {p}")
+        self._open(AVDnRDataset(root, split, crop=crop, seed=seed), dynamic_mix=dynamic_mix, wrong_picture=wrong_picture)
         self.augment, self.seed, self.calls = augment, seed, 0
         self.dynamic_mix, self.wrong_picture = float(dynamic_mix), float(wrong_picture)
 
@@ -264,16 +273,15 @@ class OnScreenSet(_Crops):
     ``dynamic_mix``: the probability that the off-screen sound is another clip's on-screen target, of the
     same category when the split has one (speech against speech...): a hard pair with new timing, while
     the picture stays the one this clip's target caused. ``picture_augment``: the probability that the
-    crop's picture is restyled (:func:`picture_restyle`)."""
+    crop's picture is restyled (:func:`picture_restyle`). With a ``context``, ``frames`` holds the crop's
+    feature streams (:meth:`_Crops._visual`)."""
 
     def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, dynamic_mix: float = 0.0,
-                 picture_augment: float = 0.0):
-        self.base = HardPairsDataset(root, split, crop=crop, seed=seed)
-        if not self.base.rows:
-            raise UsageError(f"has no {split} examples", root)
-        for name, p in (("dynamic_mix", dynamic_mix), ("picture_augment", picture_augment)):
-            if not 0.0 <= p <= 1.0:
-                raise UsageError(f"--set {name}= is a probability between 0 and 1, got {p}")
+                 picture_augment: float = 0.0, context: ContextFeatures | None = None):
+        self._open(HardPairsDataset(root, split, crop=crop, seed=seed), dynamic_mix=dynamic_mix, picture_augment=picture_augment)
+        if picture_augment and context is not None:
+            raise UsageError("--set picture_augment= restyles frames; this model takes feature streams (computed once per clip), so it has no frames to restyle")
+        self.context, self.features = context, {}
         self.augment, self.seed, self.calls = augment, seed, 0
         self.dynamic_mix, self.picture_augment = float(dynamic_mix), float(picture_augment)
         category = [r.get("params", {}).get("target_category", "effects") for r in self.base.rows]
@@ -282,7 +290,7 @@ class OnScreenSet(_Crops):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.base[index]
-        on, off, frames = item["target"][0], item["interferer"][0], item["frames"]
+        on, off, frames = item["target"][0], item["interferer"][0], self._visual(index, item)
         if self.augment:
             self.calls += 1
             rng = np.random.default_rng(seed_of(self.seed, index, self.calls, os.getpid()))
@@ -569,7 +577,7 @@ def training_set(model, data, split: str, config: TrainConfig, augment: bool, se
     """The model's kind of data: hard pairs for the on-screen separator, AV-CASS crops for the other
     separators, Muddy Mix crops for a highlighter."""
     if getattr(model, "data", None) == "hardpairs":
-        return OnScreenSet(data, split, config.crop, augment, seed, config.dynamic_mix, config.picture_augment)
+        return OnScreenSet(data, split, config.crop, augment, seed, config.dynamic_mix, config.picture_augment, context)
     if is_separator(model):
         return SeparationSet(data, split, config.crop, augment, seed, config.dynamic_mix, config.wrong_picture)
     return TrainingSet(data, split, config.crop, augment, seed, context, config.modes, config.silence, config.level_db, config.picture_augment)

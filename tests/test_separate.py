@@ -155,9 +155,19 @@ def test_bad_input_is_one_line_and_leaves_nothing(tiny_cass, tmp_path):
 
 def test_help_explains_every_option():
     proc = run_cli("separate", "--help", check=True)
-    for opt in ("--output", "--stems", "--model", "--mux", "--format", "--audio-stream", "--segment", "--overlap",
+    for opt in ("--output", "--stems", "--model", "--query", "--mux", "--format", "--audio-stream", "--segment", "--overlap",
                 "--context", "--batch-size", "--device", "--precision", "--overwrite", "--json", "--quiet"):
         assert opt in proc.stdout
+
+
+def in_every_split(root: Path) -> Path:
+    """Put every example of the dataset at ``root`` in the train, val and test splits alike (tiny data)."""
+    rows = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines()]
+    with open(root / "manifest.jsonl", "w") as f:
+        for split in ("train", "val", "test"):
+            for row in rows:
+                f.write(json.dumps({**row, "split": split}) + "\n")
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -168,12 +178,7 @@ def avdnr_corpus(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("avdnr")
     summary = avdnr.build(root, 3, seed=5, config=avdnr.AVDnRConfig(duration=3.0, sources="procedural"))
     assert not summary.failed
-    rows = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines()]
-    with open(root / "manifest.jsonl", "w") as f:
-        for split in ("train", "val", "test"):
-            for row in rows:
-                f.write(json.dumps({**row, "split": split}) + "\n")
-    return root
+    return in_every_split(root)
 
 
 @pytest.mark.parametrize("name,sets", [
@@ -343,16 +348,11 @@ def pairs_corpus(tmp_path_factory) -> Path:
     config = hardpairs.HardPairsConfig(duration=3.0, candidates=3, sources="procedural", easy=0.0)
     summary = hardpairs.build(root, 3, seed=4, config=config)
     assert not summary.failed
-    rows = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines()]
-    with open(root / "manifest.jsonl", "w") as f:
-        for split in ("train", "val", "test"):
-            for row in rows:
-                f.write(json.dumps({**row, "split": split}) + "\n")
-    return root
+    return in_every_split(root)
 
 
-@pytest.mark.parametrize("query", ["aligned", "pooled", "none"])
-def test_train_and_evaluate_the_onscreen_separator(pairs_corpus, tmp_path, query):
+@pytest.mark.parametrize("query,visual", [("aligned", "frames"), ("pooled", "frames"), ("none", "frames"), ("aligned", "builtin")])
+def test_train_and_evaluate_the_onscreen_separator(pairs_corpus, tmp_path, query, visual):
     from avremix.evaluate import evaluate_separation
     from avremix.train import TrainConfig, apply_overrides, model_config_for, train
 
@@ -361,6 +361,9 @@ def test_train_and_evaluate_the_onscreen_separator(pairs_corpus, tmp_path, query
     model_config = model_config_for("onscreen")
     apply_overrides(config, model_config, ["model.hidden=32", "model.blocks=1", "model.cond_blocks=1", "model.mask_channels=4",
                                            "model.mask_layers=1", "model.visual_dim=16", f"model.query={query}"])
+    model_config.visual = (visual,)
+    if visual != "frames":
+        config.picture_augment = 0.0  # feature streams have no pixels to restyle
     last, _ = train(pairs_corpus, tmp_path / "run", config, model_config)
     assert last["step"] == 3 and np.isfinite(last["loss"]) and "val_model_SI-SDR_on" in last
     model = checkpoint.load(str(tmp_path / "run" / "model"))
@@ -371,6 +374,15 @@ def test_train_and_evaluate_the_onscreen_separator(pairs_corpus, tmp_path, query
     assert rows["ideal ratio masks"]["SI-SDRi_on"] > 5 and rows["ideal ratio masks"]["T_A-V"] >= 66
     assert ("model, video shuffled" in rows) == (query != "none")
     assert 0.0 <= rows["model"]["T_A-V"] <= 100.0 and np.isfinite(rows["model"]["MAG_on"])
+    if visual == "builtin":  # compared with a model that sees the picture another way, each gets its own
+        frames_model = checkpoint.load("separate-onscreen") if (checkpoint.models_dir() / "separate-onscreen").exists() else None
+        if frames_model is not None:
+            rows = evaluate_separation(model, pairs_corpus, "test", compare={"frames": frames_model})["rows"]
+            assert np.isfinite(rows["frames"]["SI-SDRi_on"])
+        src = make_clip(tmp_path / "clip.mp4", duration=2)
+        result = separate_file(src, tmp_path / "out", model, config=EngineConfig(device="cpu"))  # feature streams from the file's frames
+        on, off = decoded(result.outputs["on"]), decoded(result.outputs["off"])
+        assert np.abs(on + off - decoded(src)).max() < 1e-4
 
 
 def test_onscreen_crops_keep_the_picture_with_the_target(pairs_corpus):
