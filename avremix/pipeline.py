@@ -107,10 +107,8 @@ def processed(source: Source, model: ChunkModel | None, config: EngineConfig | N
     if model is None or strength == 0:
         return _stoppable(_counting(decoder, decoder.sample_rate, report) if report is not None else decoder)
     engine = Engine(model, decoder.sample_rate, config, strength=strength)
-    if picture is not None:
-        visual = visual_context(model, picture[0], picture[1], picture[1].start_time, context, captions)
-    else:
-        visual = visual_context(model, source.path, source.info, decoder.start, context, captions)
+    path, info, start = (picture[0], picture[1], picture[1].start_time) if picture is not None else (source.path, source.info, decoder.start)
+    visual = visual_context(model, path, info, start, context, captions)
     if PREFETCH and visual is not None:  # decode the picture in a thread, ahead of the model
         visual = prefetched(visual, depth=PREFETCH)
     return _stoppable(engine.stream(decoder, visual, on_progress=report))

@@ -106,4 +106,3 @@ class OnScreenSeparator(CASSSeparator):
         if n:
             x = integrate(field, x, n, "euler")
         return self.spectral.decode(x, T).reshape(B, len(self.stems), T)
-
