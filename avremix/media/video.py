@@ -73,6 +73,12 @@ class FrameSampler:
                             yield float(frame.pts * frame.time_base), frame
             except av.error.FFmpegError as e:
                 raise MediaError(f"video decoding failed (damaged or truncated file): {e.strerror or e}", self.path) from None
+            except GeneratorExit:
+                # dropped before the end (the caller has its frames): let the frame-threaded decoder finish
+                # the pictures it holds before the container frees it; freeing it with worker threads
+                # mid-picture hung the test suite once in a while
+                _drain(ctx)
+                raise
 
     def _shown(self, t: float, duration: float) -> bool:
         """Whether a picture due at ``t`` for ``duration`` seconds is on screen at a target time (see
@@ -95,16 +101,23 @@ class FrameSampler:
         held: av.VideoFrame | None = None  # the picture on screen at the next target time
         held_rgb: np.ndarray | None = None  # converted only when it is emitted (most pictures are skipped)
         eps = self.EPS
-        for t, picture in self._pictures():
-            # emit every target time that comes before this picture is due: the held one was on screen then
-            while held is not None and self.start + k / self.fps < t - eps:
-                if self.n_frames is not None and k >= self.n_frames:
-                    return
-                if held_rgb is None:
-                    held_rgb = self._rgb(held)
-                yield held_rgb
-                k += 1
-            held, held_rgb = picture, None
+        pictures, picture = self._pictures(), None
+        try:
+            for t, picture in pictures:
+                # emit every target time that comes before this picture is due: the held one was on screen then
+                while held is not None and self.start + k / self.fps < t - eps:
+                    if self.n_frames is not None and k >= self.n_frames:
+                        return
+                    if held_rgb is None:
+                        held_rgb = self._rgb(held)
+                    yield held_rgb
+                    k += 1
+                held, held_rgb = picture, None
+            picture = None
+        finally:
+            if picture is not None:  # left early: the decoder's buffers go back to it before it is freed
+                held = picture = None
+                pictures.close()
         if held is None:
             raise MediaError("video stream contains no decodable pictures", self.path)
         held_rgb = self._rgb(held)
@@ -117,3 +130,14 @@ class FrameSampler:
     def _end(self) -> float:
         s = self.info.video_streams[0]
         return self.start + (s.duration or self.info.duration or 0.0)
+
+
+def _drain(ctx) -> None:
+    """Decode what a (frame-threaded) decoder still holds and drop it, so that no worker thread is
+    mid-picture when the decoder is freed."""
+    try:
+        ctx.skip_frame = "DEFAULT"
+        for _ in ctx.decode(None):
+            pass
+    except (av.error.FFmpegError, ValueError):
+        pass
