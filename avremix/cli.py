@@ -539,7 +539,7 @@ def probe(
 @app.command()
 @user_errors
 def assets(
-    fetch: bool = typer.Option(False, "--fetch", help="First fetch the packages (default: the starter set, about 1.6 GB) with apt-get download + dpkg -x; no root, nothing installed system-wide; finished packages are skipped."),
+    fetch: bool = typer.Option(False, "--fetch", help="First fetch the packages (default: the starter set, about 2.1 GB) with apt-get download + dpkg -x; no root, nothing installed system-wide; finished packages are skipped."),
     packages: list[str] = typer.Option(None, "--package", "-p", help="With --fetch: only this package (repeatable); see the catalogue in avremix/data/sources/catalog.py."),
     refresh: bool = typer.Option(False, "--refresh", help="Re-index every package instead of using the cached index."),
     as_json: bool = _JSON, quiet: bool = _QUIET,

@@ -72,6 +72,8 @@ class TrainConfig:
     modes: tuple[str, ...] = MODES  # Muddy Mix modes the augmentation draws from
     silence: float = 0.0  # probability of a stretch of silence in an augmented crop
     level_db: float = 6.0  # highlighters: ± dB of an augmented crop's random overall level (0: the data's own level)
+    colour: float = 0.0  # highlighters: probability that each stem of a crop is re-equalised (random low and high shelves, `stem_colour`) before the Muddy Mix, target included
+    colour_db: float = 9.0  # highlighters: ± dB of those shelves
     picture_augment: float = 0.0  # highlighters taking frames and the on-screen separator: probability that a crop's picture is restyled (colour, crop, blur, noise; `picture_restyle`)
     dynamic_mix: float = 0.0  # separators: probability that a crop's music and effects (with its scene frames) come from other clips; on-screen: that its off-screen sound is another clip's target
     wrong_picture: float = 0.0  # separators: probability that a crop's face and scene frames come from another clip (targets unchanged)
@@ -178,7 +180,8 @@ class TrainingSet(_Crops):
     ``context``, ``frames`` holds the crop's features (:meth:`_Crops._visual`)."""
 
     def __init__(self, root: str | Path, split: str, crop: float | None, augment: bool, seed: int, context: ContextFeatures | None = None,
-                 modes: tuple[str, ...] = MODES, silence: float = 0.0, level_db: float = 6.0, picture_augment: float = 0.0):
+                 modes: tuple[str, ...] = MODES, silence: float = 0.0, level_db: float = 6.0, picture_augment: float = 0.0,
+                 colour: float = 0.0, colour_db: float = 9.0):
         self.base = MuddyDataset(root, split, crop=crop, seed=seed)
         if not self.base.rows:
             raise UsageError(f"has no {split} examples", root)
@@ -193,7 +196,12 @@ class TrainingSet(_Crops):
             raise UsageError(f"--set picture_augment= is a probability between 0 and 1, got {picture_augment}")
         if picture_augment and context is not None:
             raise UsageError("--set picture_augment= restyles frames; this model takes feature streams (computed once per clip), so it has no frames to restyle")
+        if not 0.0 <= colour <= 1.0:
+            raise UsageError(f"--set colour= is a probability between 0 and 1, got {colour}")
+        if not 0.0 <= colour_db <= 24.0:
+            raise UsageError(f"--set colour_db= is a range in dB between 0 and 24, got {colour_db}")
         self.modes, self.silence, self.level_db, self.picture_augment = tuple(modes), float(silence), float(level_db), float(picture_augment)
+        self.colour, self.colour_db = float(colour), float(colour_db)
         self.context, self.features = context, {}
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
@@ -205,6 +213,8 @@ class TrainingSet(_Crops):
         rng = np.random.default_rng(seed_of(self.seed, index, self.calls, os.getpid()))
         stems, target = item["stems"].numpy(), item["target"][0].numpy()
         sr = self.base.rows[index]["sample_rate"]
+        if self.colour:
+            stems, target = stem_colour(stems, target, sr, rng, self.colour, self.colour_db)
         if all(np.abs(s).max() < 1e-6 for s in stems):
             mixed, mixed_stems = target, stems
         else:
@@ -342,6 +352,37 @@ def picture_restyle(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x += rng.normal(0, noise, x.shape).astype(np.float32)
         out[i] = np.clip(x, 0, 255).astype(np.uint8)
     return out
+
+
+def stem_colour(stems: np.ndarray, target: np.ndarray, sample_rate: int, rng: np.random.Generator,
+                p: float, db: float) -> tuple[np.ndarray, np.ndarray]:
+    """Re-equalise each stem ``[K, T]`` with probability ``p``: a low shelf (corner 80-400 Hz) and a high
+    shelf (corner 2-6 kHz) of ±``db`` each, then rebuild the target as the coloured stems plus whatever of
+    it the stems did not hold. A model then cannot take the stem with the most bass (the loudest on a
+    linear spectrogram) for the one to hold back: which stem leads has to come from the mix's balance and
+    the picture, not from one package's spectrum."""
+    from scipy.signal import lfilter
+
+    out = stems.astype(np.float64, copy=True)
+    for k in range(len(stems)):
+        if rng.random() >= p or not np.any(stems[k]):
+            continue
+        for kind, lo, hi in (("low", 80.0, 400.0), ("high", 2000.0, min(6000.0, 0.4 * sample_rate))):
+            b, a = _shelf(kind, float(np.exp(rng.uniform(np.log(lo), np.log(hi)))), float(rng.uniform(-db, db)), sample_rate)
+            out[k] = lfilter(b, a, out[k])
+    rest = target.astype(np.float64) - stems.astype(np.float64).sum(0)  # [T]
+    return out.astype(np.float32), (out.sum(0) + rest).astype(np.float32)
+
+
+def _shelf(kind: str, corner: float, gain_db: float, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Biquad shelving filter (RBJ audio-EQ cookbook, slope 1): ``b, a``."""
+    A, w = 10 ** (gain_db / 40), 2 * math.pi * corner / sample_rate
+    cos, alpha = math.cos(w), math.sin(w) / 2 * math.sqrt(2)
+    sq = 2 * math.sqrt(A) * alpha
+    s = 1.0 if kind == "low" else -1.0  # the high shelf is the low one with the signs of cos flipped
+    b = np.array([A * ((A + 1) - s * (A - 1) * cos + sq), s * 2 * A * ((A - 1) - s * (A + 1) * cos), A * ((A + 1) - s * (A - 1) * cos - sq)])
+    a = np.array([(A + 1) + s * (A - 1) * cos + sq, -s * 2 * ((A - 1) + s * (A + 1) * cos), (A + 1) + s * (A - 1) * cos - sq])
+    return b / a[0], a / a[0]
 
 
 def silent_stretch(length: int, sample_rate: int, rng: np.random.Generator, fade: float = 0.01) -> np.ndarray:
@@ -580,7 +621,8 @@ def training_set(model, data, split: str, config: TrainConfig, augment: bool, se
         return OnScreenSet(data, split, config.crop, augment, seed, config.dynamic_mix, config.picture_augment, context)
     if is_separator(model):
         return SeparationSet(data, split, config.crop, augment, seed, config.dynamic_mix, config.wrong_picture)
-    return TrainingSet(data, split, config.crop, augment, seed, context, config.modes, config.silence, config.level_db, config.picture_augment)
+    return TrainingSet(data, split, config.crop, augment, seed, context, config.modes, config.silence, config.level_db, config.picture_augment,
+                       config.colour, config.colour_db)
 
 
 def _validation_batches(model, data, config: TrainConfig, context: ContextFeatures | None) -> list[dict]:

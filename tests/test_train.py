@@ -281,3 +281,38 @@ def test_teacher_of_another_task_is_refused(muddy_corpus, tmp_path):
     config, model_config = tiny(1, teacher="separate-cass")
     with pytest.raises(UsageError, match="teacher=separate-cass"):
         train(muddy_corpus, tmp_path / "run", config, model_config)
+
+
+def test_stem_colour_reequalises_stems_and_rebuilds_the_target(muddy_corpus):
+    """``colour``: each stem's bass and treble move by up to ±colour_db (measured on noise), the target is
+    the coloured stems plus what the stems did not hold, and 0 leaves the crop alone."""
+    from scipy.signal import welch
+
+    from avremix.train import stem_colour
+
+    rng = np.random.default_rng(0)
+    sr, T = 16000, 4 * 16000
+    stems = rng.normal(0, 0.05, (3, T)).astype(np.float32)
+    rest = rng.normal(0, 0.001, T).astype(np.float32)
+    target = stems.sum(0) + rest
+    moved = []
+    for _ in range(8):
+        out, new_target = stem_colour(stems, target, sr, rng, 1.0, 9.0)
+        np.testing.assert_allclose(new_target, out.sum(0) + rest, atol=1e-5)
+        f, before = welch(stems, sr, nperseg=1024)
+        _, after = welch(out, sr, nperseg=1024)
+        ratio = 10 * np.log10(after / before)  # [3, F] dB
+        bass, treble = ratio[:, (f > 20) & (f < 60)].mean(1), ratio[:, f > 7000].mean(1)
+        assert np.all(np.abs(bass) <= 9.5) and np.all(np.abs(treble) <= 9.5)
+        assert np.all(np.abs(ratio[:, (f > 900) & (f < 1100)].mean(1)) < 3.5)  # mids mostly kept
+        moved.append(np.abs(bass).max())
+    assert max(moved) > 4.0  # the shelves are drawn, not all near 0 dB
+    same, same_target = stem_colour(stems, target, sr, rng, 0.0, 9.0)
+    np.testing.assert_array_equal(same, stems)
+    np.testing.assert_allclose(same_target, target, atol=1e-6)
+    plain = TrainingSet(muddy_corpus, "train", 2.0, True, 0)[0]
+    coloured = TrainingSet(muddy_corpus, "train", 2.0, True, 0, colour=1.0)[0]
+    assert not torch.allclose(plain["target"], coloured["target"])
+    torch.testing.assert_close(coloured["stems"].sum(0), coloured["input"][0], atol=1e-4, rtol=0)  # still the input's stems
+    with pytest.raises(UsageError, match="colour"):
+        TrainingSet(muddy_corpus, "train", 2.0, True, 0, colour=1.5)

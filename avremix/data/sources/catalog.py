@@ -14,8 +14,10 @@ sets share no package, speaker or piece with training. Held out (see :data:`HELD
 - validation: ``asterisk-core-sounds-fr-g722`` (a French prompt voice), ``nexuiz-music``,
   ``sonic-pi-samples`` (ambient and foley samples).
 
-:data:`STARTER` is the set ``make data-assets`` fetches (about 1.6 GB, chosen from a survey of the
-archive's recorded audio).
+:data:`STARTER` is the set ``make data-assets`` fetches (about 2 GB, chosen from a survey of the archive's
+recorded audio). Since avremix 0.11 training music comes from six packages (warzone2100, ufoai, wesnoth,
+drascula, hyperrogue, naev), not three: with three, the highlighter took ambient electronic music for
+effects; builds of older versions drew their training music from the first three only.
 """
 
 from __future__ import annotations
@@ -102,6 +104,14 @@ CATALOG: tuple[Package, ...] = (
             notes="orchestral and electronic soundtrack"),
     Package("wesnoth-1.16-music", "train", "GPL-2+",
             (Part("music", "usr/share/games/wesnoth/1.16/data/core/music", ("*.ogg",)),), notes="orchestral and folk"),
+    Package("drascula-music", "train", "BSD-like (Drascula freeware licence)",
+            (Part("music", "usr/share/scummvm/drascula/audio", ("*.ogg",)),),
+            notes="adventure-game CD soundtrack (the language folders are links to the same tracks)"),
+    Package("hyperrogue-music", "train", "CC-BY(-SA) / GPL",
+            (Part("music", "usr/share/hyperrogue/music", ("*.ogg",)),), notes="game soundtrack (its sounds/ left out)"),
+    Package("naev-data", "train", "GPL-2+ / GPL-3 / CC-BY-3.0 / PD (per file, debian/copyright)",
+            (Part("music", "usr/share/naev/dat/snd/music", ("*.ogg",)),),
+            notes="space-game soundtrack: ambient, electronic, orchestral (the rest of the 350 MB package is unused)"),
     Package("nexuiz-music", "val", "GPL-2+",
             (Part("music", "usr/share/games/nexuiz/data/music.pk3.d", ("*.ogg",)),), archives=("usr/share/games/nexuiz/data/music.pk3",),
             notes="electronic and rock"),
