@@ -14,10 +14,12 @@ sets share no package, speaker or piece with training. Held out (see :data:`HELD
 - validation: ``asterisk-core-sounds-fr-g722`` (a French prompt voice), ``nexuiz-music``,
   ``sonic-pi-samples`` (ambient and foley samples).
 
-:data:`STARTER` is the set ``make data-assets`` fetches (about 2 GB, chosen from a survey of the archive's
-recorded audio). Since avremix 0.11 training music comes from six packages (warzone2100, ufoai, wesnoth,
-drascula, hyperrogue, naev), not three: with three, the highlighter took ambient electronic music for
-effects; builds of older versions drew their training music from the first three only.
+:data:`STARTER` is the set ``make data-assets`` fetches (about 2.1 GB, chosen from a survey of the
+archive's recorded audio). Since avremix 0.11 training music comes from six packages (warzone2100, ufoai,
+wesnoth, drascula, hyperrogue, naev), not three; builds of older versions drew it from the first three
+only. With three, ``highlight-cfm`` took the held-out ambient/electronic pieces for effects, and more
+styles of music is what a model needs against that (a fine-tune on the six did not yet fix it: see its
+card).
 """
 
 from __future__ import annotations
