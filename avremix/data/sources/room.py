@@ -105,7 +105,7 @@ def apply_rir(x: np.ndarray, rir: np.ndarray, wet: float = 1.0) -> np.ndarray:
     return (wet * y + (1 - wet) * x).astype(np.float32)
 
 
-def _biquad(kind: str, f0: float, sr: int, gain_db: float = 0.0, q: float = 0.707) -> np.ndarray:
+def biquad(kind: str, f0: float, sr: int, gain_db: float = 0.0, q: float = 0.707) -> np.ndarray:
     """RBJ audio-EQ-cookbook biquad as one second-order section."""
     a = 10 ** (gain_db / 40)
     w0 = 2 * math.pi * f0 / sr
@@ -113,10 +113,11 @@ def _biquad(kind: str, f0: float, sr: int, gain_db: float = 0.0, q: float = 0.70
     cw = math.cos(w0)
     if kind == "peak":
         b, den = [1 + alpha * a, -2 * cw, 1 - alpha * a], [1 + alpha / a, -2 * cw, 1 - alpha / a]
-    elif kind == "lowshelf":
-        s = 2 * math.sqrt(a) * alpha
-        b = [a * ((a + 1) - (a - 1) * cw + s), 2 * a * ((a - 1) - (a + 1) * cw), a * ((a + 1) - (a - 1) * cw - s)]
-        den = [(a + 1) + (a - 1) * cw + s, -2 * ((a - 1) + (a + 1) * cw), (a + 1) + (a - 1) * cw - s]
+    elif kind in ("lowshelf", "highshelf"):
+        sign = 1.0 if kind == "lowshelf" else -1.0  # the high shelf is the low one with cos's sign flipped
+        s, c = 2 * math.sqrt(a) * alpha, sign * cw
+        b = [a * ((a + 1) - (a - 1) * c + s), sign * 2 * a * ((a - 1) - (a + 1) * c), a * ((a + 1) - (a - 1) * c - s)]
+        den = [(a + 1) + (a - 1) * c + s, -sign * 2 * ((a - 1) + (a + 1) * c), (a + 1) + (a - 1) * c - s]
     else:
         raise ValueError(kind)
     return np.array(b + den) / den[0]
@@ -129,8 +130,8 @@ def mic_colour(rng: np.random.Generator, x: np.ndarray, sr: int) -> tuple[np.nda
          "lowpass": float(rng.uniform(0.33, 0.48) * sr)}
     sos = np.vstack([
         signal.butter(2, p["highpass"], "high", fs=sr, output="sos"),
-        _biquad("lowshelf", 200, sr, p["shelf_db"])[None],
-        _biquad("peak", p["presence_hz"], sr, p["presence_db"], q=1.0)[None],
+        biquad("lowshelf", 200, sr, p["shelf_db"])[None],
+        biquad("peak", p["presence_hz"], sr, p["presence_db"], q=1.0)[None],
         signal.butter(2, p["lowpass"], fs=sr, output="sos"),
     ])
     return signal.sosfilt(sos, x).astype(np.float32), {k: round(v, 1) for k, v in p.items()}
