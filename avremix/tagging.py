@@ -249,3 +249,22 @@ def wpr(estimate: np.ndarray, stem: str, sample_rate: int, threshold: float = WP
     """
     _, probs, _ = yamnet_frames(estimate, sample_rate)
     return wpr_from_probs(probs, stem, threshold)
+
+
+# --- stem tags: a condition stream for the highlighter -------------------------------------------------------
+
+
+def stem_tags(audio: np.ndarray, sample_rate: int, frame_times: np.ndarray) -> np.ndarray:
+    """How sure YAMNet is that each stem is sounding, at ``frame_times`` (s): ``[3, len(frame_times)]`` float32.
+
+    Per 0.96 s patch (hop 0.48 s) of ``audio``, the highest probability within each stem's class group
+    (:data:`STEM_CLASSES`, in :data:`STEMS` order: dialogue, music, effects; Silence counts for none), then
+    linearly interpolated from the patch centres to ``frame_times`` (held at the first and last patch).
+    YAMNet was trained on AudioSet's two million clips, so it knows music as music where a model trained on
+    a few packages does not: it hears ``singularity-music``, the held-out ambient package, as Music on every
+    patch (mean probability 0.88), where a highlighter's own masks took it for effects.
+    """
+    times, probs, _ = yamnet_frames(audio, sample_rate)
+    groups = np.stack([probs[:, [c for c in STEM_CLASSES[s] if c not in SILENCE_CLASSES]].max(1) for s in STEMS])  # [3, P]
+    frame_times = np.asarray(frame_times, dtype=np.float64)
+    return np.stack([np.interp(frame_times, times, g) for g in groups]).astype(np.float32)  # [3, N]

@@ -88,6 +88,7 @@ class TrainConfig:
     init: str = ""  # start from these weights (a model name or folder of the same type): fine-tuning
     teacher: str = ""  # a model name or folder of the same task: train to its outputs instead of the targets (distillation of a faster student)
     init_skip: str = ""  # layers (comma-separated name prefixes, e.g. mask_refine) not taken from init: a student whose refinement is resized keeps the rest
+    new_lr: float = 0.0  # with init: peak learning rate of the layers init does not hold (a new stream starts at zero and must grow); 0: lr
 
 
 # -- configuration ------------------------------------------------------------------------------------------
@@ -469,10 +470,11 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
     model_config = model_config or model_config_for(config.model)
     context = context_for(model_config, clip_weights)
     model = checkpoint.MODELS[config.model][0](model_config).to(device)
+    skip = tuple(p for p in config.init_skip.split(",") if p)
     if config.init and not resume:
-        _initialise(model, config.init, tuple(p for p in config.init_skip.split(",") if p))
+        _initialise(model, config.init, skip)
     ema = EMA(model, config.ema)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.AdamW(param_groups(model, config, skip), lr=config.lr, weight_decay=config.weight_decay)
     step = 0
     state_path = out / "train_state.pt"
     if resume:
@@ -533,7 +535,7 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
             model.train()
             lr = learning_rate(config, step)
             for group in opt.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             target = batch["target"].to(device)
             if teacher is not None:  # distillation: the teacher's output on the same crop is the target
                 with torch.no_grad(), torch.autocast(device.type, dtype=teacher_dtype, enabled=teacher_dtype is not None):
@@ -584,6 +586,20 @@ def _initialise(model: torch.nn.Module, name_or_path: str, skip: tuple[str, ...]
     if added:
         print(f"init={name_or_path}: new layers keep their initialisation: {', '.join(added)}", file=sys.stderr)
     model.load_state_dict(theirs, strict=False)
+
+
+def param_groups(model: torch.nn.Module, config: TrainConfig, skip: tuple[str, ...] = ()) -> list[dict]:
+    """The optimiser's parameter groups, each with an ``lr_scale`` on the schedule's rate. With ``init`` and
+    ``new_lr``, the layers the init checkpoint does not hold (or that ``init_skip`` names) learn at ``new_lr``:
+    zero-initialised, at a fine-tune's small rate they would barely move in a few hundred steps."""
+    if not (config.init and config.new_lr):
+        return [{"params": list(model.parameters()), "lr_scale": 1.0}]
+    held = {k for k in checkpoint.load(config.init).state_dict() if not any(k == p or k.startswith(p + ".") for p in skip)}
+    new = [p for k, p in model.named_parameters() if k not in held]
+    old = [p for k, p in model.named_parameters() if k in held]
+    if not new:
+        raise UsageError(f"new_lr={config.new_lr}: init={config.init} holds every layer of this model; nothing is new")
+    return [{"params": old, "lr_scale": 1.0}, {"params": new, "lr_scale": config.new_lr / config.lr}]
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:

@@ -16,6 +16,7 @@ from avremix.tagging import (
     kld,
     kld_from_probs,
     stem_of_class,
+    stem_tags,
     wpr,
     wpr_from_probs,
     yamnet_frames,
@@ -216,3 +217,18 @@ def test_wpr_music_clip_and_silence():
     as_music, as_dialogue = wpr(clip, "music", SR), wpr(clip, "dialogue", SR)
     assert 0 <= as_music < as_dialogue <= 1
     assert math.isnan(wpr(np.zeros(3 * SR, np.float32), "music", SR))  # YAMNet says "Silence": nothing tagged
+
+
+def test_stem_tags_tell_music_from_noise_at_the_frames_asked():
+    frames = np.arange(201) * 0.02  # a 4 s crop's STFT frames at 50 a second
+    music, hiss = stem_tags(piano(4.0), SR, frames), stem_tags(noise(4.0, 0), SR, frames)
+    assert music.shape == hiss.shape == (3, 201) and music.dtype == np.float32
+    assert ((music >= 0) & (music <= 1)).all()
+    d, m, e = (STEMS.index(s) for s in ("dialogue", "music", "effects"))
+    assert music[m].mean() > 3 * hiss[m].mean() and music[m].mean() > music[d].mean()
+    assert hiss[e].mean() > 3 * music[e].mean()
+    # patch-centre values come back at the patch centres; frames outside the patches hold the edge values
+    times, probs, _ = yamnet_frames(piano(4.0), SR)
+    at = stem_tags(piano(4.0), SR, np.array([0.0, times[1], 10.0]))
+    expected = probs[:, list(STEM_CLASSES["music"])].max(1)
+    np.testing.assert_allclose(at[m], [expected[0], expected[1], expected[-1]], atol=1e-6)

@@ -316,3 +316,31 @@ def test_stem_colour_reequalises_stems_and_rebuilds_the_target(muddy_corpus):
     torch.testing.assert_close(coloured["stems"].sum(0), coloured["input"][0], atol=1e-4, rtol=0)  # still the input's stems
     with pytest.raises(UsageError, match="colour"):
         TrainingSet(muddy_corpus, "train", 2.0, True, 0, colour=1.5)
+
+
+def test_new_lr_trains_the_layers_init_lacks_at_their_own_rate(muddy_corpus, tmp_path):
+    """``new_lr``: a highlighter given a new stream (``model.tags``) on top of a saved one; the layers the saved
+    model lacks learn at ``new_lr``, the rest at ``lr``, on the same schedule."""
+    from avremix.nets.cfm import CFMConfig, CFMHighlighter
+    from avremix.train import param_groups
+
+    small = dict(hidden=32, blocks=1, attn_layers=1, heads=2, visual_dim=16)
+    checkpoint.save(CFMHighlighter(CFMConfig(**small)), tmp_path / "plain")
+    model = CFMHighlighter(CFMConfig(**small, tags=True))
+    config = TrainConfig(model="cfm", lr=1e-4, init=str(tmp_path / "plain"), new_lr=1e-2)
+    old, new = param_groups(model, config)
+    names = {id(p): k for k, p in model.named_parameters()}
+    assert sorted(names[id(p)] for p in new["params"]) == ["cond_tags.bias", "cond_tags.weight", "mask_tags.bias", "mask_tags.weight"]
+    assert new["lr_scale"] == pytest.approx(100.0) and old["lr_scale"] == 1.0
+    assert len(old["params"]) + len(new["params"]) == len(list(model.parameters()))
+    assert len(param_groups(model, TrainConfig(model="cfm", init=str(tmp_path / "plain")))) == 1  # new_lr=0: one rate
+    with pytest.raises(UsageError, match="nothing is new"):
+        param_groups(CFMHighlighter(CFMConfig(**small)), config)
+    # through train(): two steps, the new layers move by about new_lr a step (Adam), the old ones by about lr
+    saved = checkpoint.load(str(tmp_path / "plain")).state_dict()
+    config = TrainConfig(model="cfm", steps=2, batch_size=2, crop=1.0, val_every=100, checkpoint_every=100, log_every=1,
+                         val_examples=2, init=str(tmp_path / "plain"), new_lr=1e-2, lr=1e-4, warmup=1, ema=0.0)
+    _, trained = train(muddy_corpus, tmp_path / "run", config, CFMConfig(**small, tags=True, rollout_steps=1))
+    moved_new = trained.mask_tags.weight.detach().abs().max().item()
+    moved_old = (trained.cond_audio.weight.detach() - saved["cond_audio.weight"]).abs().max().item()
+    assert 5e-3 < moved_new < 3e-2 and moved_old < 5e-4, (moved_new, moved_old)

@@ -36,6 +36,11 @@ its highlighted remix, guided by the picture.
 
   When the training data knows the input's stems (Muddy Mix does), the masks are also fitted to the
   stems' ratio masks (``stem_weight``); at inference nothing but the mix and the picture is needed.
+- Stem tags (``tags = True``): how sure YAMNet, a fixed AudioSet tagger, is that dialogue, music and
+  effects sound in the input (``tagging.stem_tags``, 3 values per frame). They join the audio stream of the
+  condition and add a bias per source and frame to the masks' logits, both through zero-initialised
+  layers (so a checkpoint without tags starts from where it was). Why: a model trained on a few music
+  packages took held-out ambient music for effects; YAMNet, trained on AudioSet, hears it as music.
 - Loss: flow matching plus the rollout loss (integrate K steps inside training, penalise the end). The
   rollout's distance adds, with ``mag_weight``, the squared error of the end point's *linear* magnitudes
   ``|x|^(1/power)``: the compressed domain weights quiet bins as much as loud ones, while what a listener
@@ -49,6 +54,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -66,6 +72,7 @@ from avremix.nets.common import (
     spectral_distance,
     visual_encoder,
 )
+from avremix.tagging import STEMS, stem_tags
 
 
 @dataclass
@@ -89,6 +96,7 @@ class CFMConfig(VisualInputConfig):
     stem_weight: float = 1.0  # weight of the masks' fit to the input stems' ratio masks (when stems are given)
     mask_channels: int = 12  # width of the masks' 2-D refinement
     mask_layers: int = 1  # dilated 2-D layers of the refinement (frequency dilation 2, 4, 8, 2, ...; time 1, 2, ...)
+    tags: bool = False  # YAMNet's stem tags of the input (``tagging.stem_tags``) as a third condition stream
 
 
 class Condition(NamedTuple):
@@ -114,6 +122,7 @@ class CFMHighlighter(nn.Module):
         self.cond_visual = nn.Conv1d(c.visual_dim, c.hidden, 1)
         self.cond_mix = nn.Conv1d(2 * c.hidden, c.hidden, 3, padding=1)
         self.cond_attn = nn.TransformerEncoderLayer(c.hidden, c.heads, 2 * c.hidden, dropout=0.0, batch_first=True, norm_first=True)
+        self.cond_tags = nn.Conv1d(len(STEMS), c.hidden, 1) if c.tags else None
         # vector field
         self.inp = nn.Conv1d(io, c.hidden, 1)
         self.time = nn.Sequential(nn.Linear(c.hidden, c.hidden), nn.GELU(), nn.Linear(c.hidden, c.hidden))
@@ -130,18 +139,34 @@ class CFMHighlighter(nn.Module):
         # over (frequency, time) of the input's level and that guess
         self.masks = nn.Conv1d(c.hidden, K * bins, 1) if K else None
         self.mask_refine = mask_refiner(K, c.mask_channels, c.mask_layers) if K else None
+        self.mask_tags = nn.Conv1d(len(STEMS), K, 1) if K and c.tags else None  # bias per source and frame
         # log gain per source and frame, from the vector field's state and each source's share of the energy
         self.stem_gain = nn.Sequential(nn.Conv1d(c.hidden + 2 * K, c.hidden, 1), nn.GELU(), nn.Conv1d(c.hidden, K, 1)) if K else None
-        for layer in (self.out, self.gain, self.stem_gain[-1] if K else None, self.mask_refine[-1] if K else None):
+        for layer in (self.out, self.gain, self.stem_gain[-1] if K else None, self.mask_refine[-1] if K else None,
+                      self.cond_tags, self.mask_tags):
             if layer is not None:
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
 
     # -- pieces ------------------------------------------------------------------------------------------
-    def condition(self, x_in: torch.Tensor, visual: torch.Tensor | None) -> torch.Tensor:
-        """Fused audio-visual condition ``[B, H, N]`` from the input spectrum ``[B, 2, F, N]`` and frames."""
+    def stem_tags(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor | None:
+        """YAMNet's stem tags of ``audio [B, 1, T]`` at the STFT frames: ``[B, 3, N]`` (None without ``tags``)."""
+        if not self.config.tags:
+            return None
+        sc = self.config.spectral
+        times = np.arange(n_frames) * sc.hop / sc.sample_rate  # STFT frame centres (center=True)
+        tags = [stem_tags(a[0].detach().float().cpu().numpy(), sc.sample_rate, times) for a in audio]
+        return torch.from_numpy(np.stack(tags)).to(audio.device)  # [B, 3, N]
+
+    def condition(self, x_in: torch.Tensor, visual: torch.Tensor | None, tags: torch.Tensor | None = None) -> Condition:
+        """Fused audio-visual condition ``[B, H, N]`` from the input spectrum ``[B, 2, F, N]``, frames and, with
+        ``tags``, the input's stem tags ``[B, 3, N]``."""
         B, _, Fq, N = x_in.shape
         a = self.cond_audio(x_in.reshape(B, 2 * Fq, N))  # [B, H, N]
+        if self.cond_tags is not None:
+            if tags is None:
+                raise ValueError("this model conditions on stem tags (tags=True): pass stem_tags(audio, N)")
+            a = a + self.cond_tags(tags.to(a.dtype))
         if visual is None:
             v = torch.zeros_like(a)
         else:
@@ -152,6 +177,8 @@ class CFMHighlighter(nn.Module):
             return Condition(h, None, None)
         level = x_in.float().pow(2).sum(dim=1).sqrt()[:, None]  # compressed magnitude [B, 1, F, N]
         logits = self.masks(h).reshape(B, -1, Fq, N).float()  # [B, K, F, N]
+        if self.mask_tags is not None:
+            logits = logits + self.mask_tags(tags.float())[:, :, None]  # [B, K, 1, N]: the same bias on every bin
         logits = logits + self.mask_refine(torch.cat([level, logits], dim=1))
         masks = torch.softmax(logits, dim=1)
         power = level.pow(2.0 / self.config.spectral.power)  # linear power [B, 1, F, N]
@@ -194,7 +221,7 @@ class CFMHighlighter(nn.Module):
         c = self.config
         x_in, x1 = self.spectral.encode(audio), self.spectral.encode(target)
         x0 = x_in + c.sigma0 * torch.randn_like(x_in)
-        cond = self.condition(x_in, visual)
+        cond = self.condition(x_in, visual, self.stem_tags(audio, x_in.shape[-1]))
         s = sample_path(x0, x1)
         fm = cfm_loss(self.velocity(s.xt, s.t, cond), s)
         total, parts = fm, {"fm": fm.item()}
@@ -228,6 +255,6 @@ class CFMHighlighter(nn.Module):
         if c.noise:  # a sample of the source distribution around the input
             z = self.spectral_noise(noise) if noise is not None else torch.randn_like(x_in)
             x0 = x_in + c.noise * c.sigma0 * z
-        cond = self.condition(x_in, visual)
+        cond = self.condition(x_in, visual, self.stem_tags(audio, x_in.shape[-1]))
         x1 = integrate(lambda x, t: self.velocity(x, t, cond), x0, steps or c.steps, method or c.method)
         return self.spectral.decode(x1, audio.shape[-1])

@@ -158,3 +158,24 @@ def test_one_picture_per_chunk_equals_one_per_channel(muddy_corpus, name):
     model.shared_visual = False  # the instance attribute: the engine repeats the picture for each channel
     repeated = Engine(model, 16000, config).process(stereo, frames)
     np.testing.assert_allclose(shared, repeated, atol=1e-5, rtol=0)
+
+
+def test_stem_tags_stream_starts_as_the_model_without_it_and_learns(batch):
+    """``tags=True`` adds YAMNet's stem tags through zero-initialised layers: a checkpoint saved without them
+    gives the same remix until training moves them, and the loss reaches them."""
+    torch.manual_seed(0)
+    kw = dict(hidden=32, blocks=2, attn_layers=1, heads=2, visual_dim=16, rollout_steps=1)
+    plain, tagged = CFMHighlighter(CFMConfig(**kw)), CFMHighlighter(CFMConfig(**kw, tags=True))
+    for p in plain.parameters():
+        p.data.add_(0.02 * torch.randn_like(p))
+    missing, unexpected = tagged.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted({k.split(".")[0] for k in missing}) == ["cond_tags", "mask_tags"] and not unexpected
+    with torch.no_grad():
+        torch.testing.assert_close(tagged(batch["input"], batch["frames"]), plain(batch["input"], batch["frames"]))
+    tags = tagged.stem_tags(batch["input"], tagged.spectral.encode(batch["input"]).shape[-1])
+    assert tags.shape == (2, 3, 51)  # [B, stems, STFT frames of a 1 s crop]
+    loss, _ = tagged.loss(batch["input"], batch["target"], batch["frames"], batch["input_stems"])
+    loss.backward()
+    assert tagged.cond_tags.weight.grad.abs().sum() > 0 and tagged.mask_tags.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="stem tags"):
+        tagged.condition(tagged.spectral.encode(batch["input"]), batch["frames"])
