@@ -155,7 +155,8 @@ class CFMHighlighter(nn.Module):
             return None
         sc = self.config.spectral
         times = np.arange(n_frames) * sc.hop / sc.sample_rate  # STFT frame centres (center=True)
-        tags = [stem_tags(a[0].detach().float().cpu().numpy(), sc.sample_rate, times) for a in audio]
+        with torch.autocast(audio.device.type, enabled=False):  # YAMNet's front end runs in fp32 whatever the engine's precision
+            tags = [stem_tags(a[0].detach().float().cpu().numpy(), sc.sample_rate, times) for a in audio]
         return torch.from_numpy(np.stack(tags)).to(audio.device)  # [B, 3, N]
 
     def condition(self, x_in: torch.Tensor, visual: torch.Tensor | None, tags: torch.Tensor | None = None) -> Condition:

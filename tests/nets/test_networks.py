@@ -177,5 +177,7 @@ def test_stem_tags_stream_starts_as_the_model_without_it_and_learns(batch):
     loss, _ = tagged.loss(batch["input"], batch["target"], batch["frames"], batch["input_stems"])
     loss.backward()
     assert tagged.cond_tags.weight.grad.abs().sum() > 0 and tagged.mask_tags.weight.grad.abs().sum() > 0
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # as the engine runs it at --precision auto
+        assert torch.isfinite(tagged(batch["input"], batch["frames"])).all()
     with pytest.raises(ValueError, match="stem tags"):
         tagged.condition(tagged.spectral.encode(batch["input"]), batch["frames"])
