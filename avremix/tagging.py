@@ -221,15 +221,18 @@ def fad(estimates: list[np.ndarray], references: list[np.ndarray], sample_rate: 
 WPR_THRESHOLD = 0.15
 
 
+def stem_scores(probs: np.ndarray) -> np.ndarray:
+    """Per patch, the highest probability within each stem's class group (Silence counts for none):
+    ``[N, 521]`` → ``[3, N]`` in :data:`STEMS` order."""
+    probs = np.asarray(probs, dtype=np.float64)
+    return np.stack([probs[:, [c for c in STEM_CLASSES[s] if c not in SILENCE_CLASSES]].max(1) for s in STEMS])
+
+
 def wpr_from_probs(probs: np.ndarray, stem: str, threshold: float = WPR_THRESHOLD) -> float:
     """:func:`wpr` on per-patch YAMNet probabilities ``[N, 521]``."""
     if stem not in STEM_CLASSES:
         raise ValueError(f"unknown stem {stem!r}; expected one of {STEMS}")
-    probs = np.asarray(probs, dtype=np.float64)
-    tagged = {}
-    for name, classes in STEM_CLASSES.items():
-        classes = [c for c in classes if c not in SILENCE_CLASSES]
-        tagged[name] = probs[:, classes].max(1) >= threshold
+    tagged = dict(zip(STEMS, stem_scores(probs) >= threshold))
     any_tag = np.logical_or.reduce(list(tagged.values()))
     if not any_tag.any():
         return float("nan")
@@ -265,6 +268,6 @@ def stem_tags(audio: np.ndarray, sample_rate: int, frame_times: np.ndarray) -> n
     patch (mean probability 0.88), where a highlighter's own masks took it for effects.
     """
     times, probs, _ = yamnet_frames(audio, sample_rate)
-    groups = np.stack([probs[:, [c for c in STEM_CLASSES[s] if c not in SILENCE_CLASSES]].max(1) for s in STEMS])  # [3, P]
+    groups = stem_scores(probs)  # [3, P]
     frame_times = np.asarray(frame_times, dtype=np.float64)
     return np.stack([np.interp(frame_times, times, g) for g in groups]).astype(np.float32)  # [3, N]

@@ -570,6 +570,11 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
     return last, model
 
 
+def _skipped(name: str, skip: tuple[str, ...]) -> bool:
+    """Whether ``init_skip``'s name prefixes cover the tensor ``name``."""
+    return any(name == p or name.startswith(p + ".") for p in skip)
+
+
 def _initialise(model: torch.nn.Module, name_or_path: str, skip: tuple[str, ...] = ()) -> None:
     """Copy the weights of a saved model into ``model``. Every tensor of the saved model must fit one of
     ``model`` exactly (same type and sizes); layers that ``model`` adds (say ``model.cond_blocks=4`` on a
@@ -578,7 +583,7 @@ def _initialise(model: torch.nn.Module, name_or_path: str, skip: tuple[str, ...]
     student) starts from everything else, its new refinement at the identity."""
     source = checkpoint.load(name_or_path)
     own = model.state_dict()
-    theirs = {k: v for k, v in source.state_dict().items() if not any(k == p or k.startswith(p + ".") for p in skip)}
+    theirs = {k: v for k, v in source.state_dict().items() if not _skipped(k, skip)}
     if source.name != model.name or not set(theirs) <= set(own) or any(own[k].shape != theirs[k].shape for k in theirs):
         raise UsageError(f"init={name_or_path}: its weights do not fit this {model.name} model (different type or sizes); "
                          "train with the same model settings as it was built with")
@@ -594,7 +599,7 @@ def param_groups(model: torch.nn.Module, config: TrainConfig, skip: tuple[str, .
     zero-initialised, at a fine-tune's small rate they would barely move in a few hundred steps."""
     if not (config.init and config.new_lr):
         return [{"params": list(model.parameters()), "lr_scale": 1.0}]
-    held = {k for k in checkpoint.load(config.init).state_dict() if not any(k == p or k.startswith(p + ".") for p in skip)}
+    held = {k for k in checkpoint.load(config.init).state_dict() if not _skipped(k, skip)}
     new = [p for k, p in model.named_parameters() if k not in held]
     old = [p for k, p in model.named_parameters() if k in held]
     if not new:
