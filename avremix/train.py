@@ -89,6 +89,7 @@ class TrainConfig:
     teacher: str = ""  # a model name or folder of the same task: train to its outputs instead of the targets (distillation of a faster student)
     init_skip: str = ""  # layers (comma-separated name prefixes, e.g. mask_refine) not taken from init: a student whose refinement is resized keeps the rest
     new_lr: float = 0.0  # with init: peak learning rate of the layers init does not hold (a new stream starts at zero and must grow); 0: lr
+    freeze_init: bool = False  # with init and new_lr: only the layers init does not hold train; init's stay as loaded (a new stream learns to steer a model without refitting it to the training data)
 
 
 # -- configuration ------------------------------------------------------------------------------------------
@@ -596,7 +597,10 @@ def _initialise(model: torch.nn.Module, name_or_path: str, skip: tuple[str, ...]
 def param_groups(model: torch.nn.Module, config: TrainConfig, skip: tuple[str, ...] = ()) -> list[dict]:
     """The optimiser's parameter groups, each with an ``lr_scale`` on the schedule's rate. With ``init`` and
     ``new_lr``, the layers the init checkpoint does not hold (or that ``init_skip`` names) learn at ``new_lr``:
-    zero-initialised, at a fine-tune's small rate they would barely move in a few hundred steps."""
+    zero-initialised, at a fine-tune's small rate they would barely move in a few hundred steps. With
+    ``freeze_init`` the layers init holds stop training (``requires_grad`` off) and only the new group is returned."""
+    if config.freeze_init and not (config.init and config.new_lr):
+        raise UsageError("freeze_init=true needs init= (the weights to keep) and new_lr= (the rate of the layers it lacks)")
     if not (config.init and config.new_lr):
         return [{"params": list(model.parameters()), "lr_scale": 1.0}]
     held = {k for k in checkpoint.load(config.init).state_dict() if not _skipped(k, skip)}
@@ -604,6 +608,10 @@ def param_groups(model: torch.nn.Module, config: TrainConfig, skip: tuple[str, .
     old = [p for k, p in model.named_parameters() if k in held]
     if not new:
         raise UsageError(f"new_lr={config.new_lr}: init={config.init} holds every layer of this model; nothing is new")
+    if config.freeze_init:
+        for p in old:
+            p.requires_grad_(False)
+        return [{"params": new, "lr_scale": config.new_lr / config.lr}]
     return [{"params": old, "lr_scale": 1.0}, {"params": new, "lr_scale": config.new_lr / config.lr}]
 
 

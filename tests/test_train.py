@@ -344,3 +344,23 @@ def test_new_lr_trains_the_layers_init_lacks_at_their_own_rate(muddy_corpus, tmp
     moved_new = trained.mask_tags.weight.detach().abs().max().item()
     moved_old = (trained.cond_audio.weight.detach() - saved["cond_audio.weight"]).abs().max().item()
     assert 5e-3 < moved_new < 3e-2 and moved_old < 5e-4, (moved_new, moved_old)
+
+
+def test_freeze_init_trains_only_the_layers_init_lacks(muddy_corpus, tmp_path):
+    """``freeze_init``: a new stream learns to steer a saved model that stays exactly as it was loaded."""
+    from avremix.nets.cfm import CFMConfig, CFMHighlighter
+    from avremix.train import param_groups
+
+    small = dict(hidden=32, blocks=1, attn_layers=1, heads=2, visual_dim=16)
+    checkpoint.save(CFMHighlighter(CFMConfig(**small)), tmp_path / "plain")
+    saved = checkpoint.load(str(tmp_path / "plain")).state_dict()
+    with pytest.raises(UsageError, match="freeze_init"):
+        param_groups(CFMHighlighter(CFMConfig(**small, tags=True)), TrainConfig(model="cfm", init=str(tmp_path / "plain"), freeze_init=True))
+    config = TrainConfig(model="cfm", steps=2, batch_size=2, crop=1.0, val_every=100, checkpoint_every=100, log_every=1,
+                         val_examples=2, init=str(tmp_path / "plain"), new_lr=1e-2, lr=1e-4, warmup=1, ema=0.0, freeze_init=True)
+    _, trained = train(muddy_corpus, tmp_path / "run", config, CFMConfig(**small, tags=True, rollout_steps=1))
+    state = trained.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in saved.items())  # every loaded layer as it was
+    assert trained.mask_tags.weight.detach().abs().max().item() > 5e-3  # the new stream moved
+    exported = checkpoint.load(str(tmp_path / "run" / "model")).state_dict()  # the exported (EMA) model too
+    assert all(torch.allclose(exported[k].float(), v.float(), atol=1e-3) for k, v in saved.items())
