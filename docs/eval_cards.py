@@ -46,7 +46,7 @@ DATASETS = {
 #: the checkpoint each shipped model replaced: (git revision holding it, label)
 PREVIOUS = {
     "separate-cass": ("6569c34", "previous default (`separate-cass` of avremix 0.6)"),
-    "highlight-cfm": ("d7a1e8c~1", "previous default (`highlight-cfm` of avremix 0.4, synthetic data only)"),
+    "highlight-cfm": ("4a926b4", "previous default (`highlight-cfm` of avremix 0.5-0.12, no stem tags)"),
 }
 
 MARK = re.compile(r"(<!-- make eval: (?P<id>[\w-]+) -->\n)(?P<body>.*?)(<!-- /make eval -->)", re.S)
@@ -187,7 +187,7 @@ HL_ROWS = [("input", "input (the mis-mix)", False),
            ("compare: previous", PREVIOUS["highlight-cfm"][1], False),
            ("compare: highlight-visah", "`highlight-visah` (VisAH baseline)", False),
            ("compare: own level", "`highlight-cfm --loudness off` (the model's own level)", False),
-           ("model", "`highlight-cfm` (default: `--loudness auto`, its training targets' median, −27.2 LUFS)", True),
+           ("model", "`highlight-cfm` (default: `--loudness auto`, its training targets' median, −27.4 LUFS)", True),
            ("model, video shuffled", "`highlight-cfm`, video shuffled", False),
            ("target", "target (its own flutter against the input)", False)]
 ONSCREEN_ROWS = [("mixture", "mixture", False), ("ideal ratio masks", "ideal ratio masks (ceiling of a magnitude mask)", False),

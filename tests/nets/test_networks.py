@@ -14,6 +14,7 @@ TINY = {
     "cfm": lambda: CFMHighlighter(CFMConfig(hidden=32, blocks=2, attn_layers=1, heads=2, visual_dim=16, rollout_steps=1)),
     "cfm-deep-masks": lambda: CFMHighlighter(CFMConfig(hidden=32, blocks=2, attn_layers=1, heads=2, visual_dim=16, rollout_steps=1,
                                                        mask_channels=8, mask_layers=3)),
+    "cfm-tags": lambda: CFMHighlighter(CFMConfig(hidden=32, blocks=2, attn_layers=1, heads=2, visual_dim=16, rollout_steps=1, tags=True)),
     "visah": lambda: VisAH(VisAHConfig(hidden=32, enc_blocks=1, latent_layers=1, context_layers=1, heads=2, visual_dim=16)),
 }
 # loss after 200 steps on one fixed batch must fall below this fraction of the first step's loss
@@ -52,15 +53,18 @@ def test_untrained_model_is_the_identity(batch, name):
     torch.testing.assert_close(out, batch["input"], atol=1e-4, rtol=0)
 
 
-@pytest.mark.parametrize("name", ["cfm", "visah"])
+@pytest.mark.parametrize("name", ["cfm", "cfm-tags", "visah"])
 def test_chunked_highlight_matches_whole_clip(muddy_corpus, name):
-    """Through the engine (4 s segments, 1 s overlap, 1 s context) vs one call on the whole 4 s... 8 s clip."""
+    """Through the engine (4 s segments, 1 s overlap, 1 s context) vs one call on the whole 4 s... 8 s clip.
+    With stem tags (the shipped default's stream), YAMNet runs on each chunk rather than on the whole clip."""
     torch.manual_seed(1)
     model = TINY[name]().eval()
     if name == "cfm":
         model.config.noise = 1.0  # the seeded noise path too: the engine's noise must line up with a whole-clip draw
     for p in model.parameters():  # a non-trivial model: perturb the zero-initialised output layers too
         p.data.add_(0.02 * torch.randn_like(p))
+    if name == "cfm-tags":  # tags that steer the masks as strongly as the mask head itself
+        model.mask_tags.weight.data.normal_(0.0, 2.0)
     ds = MuddyDataset(muddy_corpus, "train")
     a, b = ds[0], ds[1]
     audio = torch.cat([a["input"], b["input"]], dim=1)  # [1, 8 s]
