@@ -409,9 +409,9 @@ def evaluate(
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "clips"}, indent=2))
         return
     typer.echo(f"{result['examples']} {split} examples; lower is better; flutter in dB (median / 95th percentile over 20 ms frames)")
-    typer.echo(f"  {'':<32} {'MAG':>9} {'ENV':>9} {'W-dis':>7} {'flutter':>13} {'beats input':>12}")
+    typer.echo(f"  {'':<32} {'MAG':>9} {'ENV':>9} {'W-dis':>7} {'MAG@ref':>9} {'flutter':>13} {'beats input':>12}")
     for row, m in result["rows"].items():
-        metrics = f"{m['MAG']:9.5f} {m['ENV']:9.6f} {m['W-dis']:7.4f}" if "MAG" in m else " " * 27
+        metrics = f"{m['MAG']:9.5f} {m['ENV']:9.6f} {m['W-dis']:7.4f} {m['MAG_matched']:9.5f}" if "MAG" in m else " " * 37
         share = f"{100 * m['better_than_input']:11.0f}%" if "better_than_input" in m else ""
         typer.echo(f"  {row:<32} {metrics} {m['flutter']:6.2f} / {m['flutter_p95']:5.2f} {share}")
 

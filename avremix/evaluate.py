@@ -13,7 +13,7 @@ import torch
 from avremix.engine import Engine, EngineConfig, autocast_dtype
 from avremix.features.context import context_for
 from avremix.data.loudness import loudness, normalize_loudness
-from avremix.metrics import gain_flutter, mag, score, sdr, si_sdr
+from avremix.metrics import gain_flutter, mag, mag_matched, score, sdr, si_sdr
 from avremix.train import OnScreenSet, SeparationSet, TrainingSet
 
 
@@ -54,8 +54,8 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
              compare: dict[str, torch.nn.Module] | None = None, precision: str = "auto",
              loudness: str | float | None = "auto") -> dict:
     """A highlighter on a Muddy Mix split, next to references, so that it is never judged only against the
-    raw input. Rows (each: mean MAG, ENV, W-dis, gain flutter and its 95th percentile, and the share of
-    clips where it beats the input on MAG):
+    raw input. Rows (each: mean MAG, ENV, W-dis, MAG at the target's loudness (``MAG_matched``), gain
+    flutter and its 95th percentile, and the share of clips where it beats the input on MAG):
 
     - ``input``; ``input, loudness-normalised`` (to the median loudness of the training targets);
     - ``separate-then-remix`` (with ``separator``: its stems at DnR's levels, :func:`separate_then_remix`);
@@ -81,7 +81,8 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
     levels = {name: loudness_target(loudness, m) for name, m in {"model": model, **(compare or {})}.items()}
 
     def add(row: str, pred: torch.Tensor, target: torch.Tensor, inp: torch.Tensor) -> None:
-        values = {**score(pred, target, sr), "flutter": gain_flutter(pred, inp, sr), "flutter_p95": gain_flutter(pred, inp, sr, quantile=0.95)}
+        values = {**score(pred, target, sr), "MAG_matched": mag_matched(pred, target, sr),
+                  "flutter": gain_flutter(pred, inp, sr), "flutter_p95": gain_flutter(pred, inp, sr, quantile=0.95)}
         for k, v in values.items():
             clips.setdefault(row, {}).setdefault(k, []).extend(v.tolist())
 

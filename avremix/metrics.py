@@ -2,7 +2,9 @@
 separated stem against its reference (higher is better).
 
 - ``MAG``: mean squared distance between STFT magnitudes (512-point window, 128 hop) of prediction and
-  target: closeness in the time-frequency domain.
+  target: closeness in the time-frequency domain. ``MAG_matched``: the same once the prediction is brought
+  to the target's integrated loudness with one gain, so that what it measures is the balance of the
+  remix, not its overall level.
 - ``ENV``: mean squared distance between their amplitude envelopes (magnitude of the analytic signal,
   Hilbert transform): closeness in the time domain.
 - ``W-dis``: Wasserstein-1 distance, in seconds, between the two clips' loudness-over-time curves (RMS in
@@ -144,6 +146,18 @@ METRICS = {"MAG": mag, "ENV": env, "W-dis": wdis}
 def score(pred: torch.Tensor, target: torch.Tensor, sample_rate: int = 16000) -> dict[str, torch.Tensor]:
     """All metrics, one value per clip."""
     return {"MAG": mag(pred, target), "ENV": env(pred, target), "W-dis": wdis(pred, target, sample_rate)}
+
+
+def mag_matched(pred: torch.Tensor, target: torch.Tensor, sample_rate: int = 16000) -> torch.Tensor:
+    """MAG once each clip of ``pred`` is brought to its target's integrated loudness (BS.1770) with one gain:
+    the remix's balance without its overall level, which a player's volume or a loudness pass sets anyway.
+    A clip whose loudness cannot be measured (silence, under 400 ms) keeps its level."""
+    gains = []
+    for p, t in zip(pred, target):
+        lp, lt = (integrated_loudness(x.detach().cpu().numpy().reshape(-1, x.shape[-1]), sample_rate) for x in (p, t))
+        gains.append(10 ** ((lt - lp) / 20) if math.isfinite(lp) and math.isfinite(lt) else 1.0)
+    scale = torch.tensor(gains, dtype=pred.dtype, device=pred.device).reshape(-1, *[1] * (pred.dim() - 1))
+    return mag(pred * scale, target)
 
 
 # --------------------------------------------------------------------------- numpy scores of one clip

@@ -44,7 +44,7 @@ SCORE_RATE = 16000  # MAG / ENV / W-dis / flutter / YAMNet
 MOTION_FPS = 10.0
 MOTION_SIZE = (64, 64)
 #: lower is better for these metrics (the report sorts the worst clip first with them)
-LOWER_IS_BETTER = ("MAG", "ENV", "W-dis", "flutter", "flutter_p95", "KLD", "FAD", "WPR", "leakage")
+LOWER_IS_BETTER = ("MAG", "MAG_matched", "ENV", "W-dis", "flutter", "flutter_p95", "KLD", "FAD", "WPR", "leakage")
 
 
 @dataclass
@@ -197,13 +197,14 @@ def remix_values(est: Signal, ref: Signal, r16: np.ndarray, i16: np.ndarray | No
                  speech: bool = True) -> tuple[dict[str, float], Tags]:
     """Every remix metric of ``est`` against ``ref`` (``r16``/``i16``: the reference and the unprocessed
     input at :data:`SCORE_RATE`; without an input, no gain flutter)."""
-    from avremix.metrics import integrated_loudness, loudness_range, score, temporal_alignment
+    from avremix.metrics import integrated_loudness, loudness_range, mag_matched, score, temporal_alignment
     from avremix.tagging import kld_from_probs
 
     e16 = at_score_rate(est)
     n = min(e16.shape[-1], r16.shape[-1])
     pred, target = (torch.from_numpy(np.ascontiguousarray(x[:n]))[None, None] for x in (e16, r16))
     values = {k: float(v[0]) for k, v in score(pred, target, SCORE_RATE).items()}
+    values["MAG_matched"] = float(mag_matched(pred, target, SCORE_RATE)[0])
     if i16 is not None:
         values.update(_flutter(e16, i16))
     values["LUFS"] = integrated_loudness(est.audio, est.sample_rate)

@@ -114,7 +114,8 @@ def onscreen_table(result: dict, rows: list[tuple[str, str, bool]]) -> str:
 
 
 def remix_table(result: dict, rows: list[tuple[str, str, bool]], extra: dict | None = None) -> str:
-    lines = ["| output | MAG | ENV | W-dis (s) | gain flutter, dB (median / p95) | beats the input (MAG) |\n", "|---|---|---|---|---|---|\n"]
+    lines = ["| output | MAG | ENV | W-dis (s) | MAG at the target's loudness | gain flutter, dB (median / p95) | beats the input (MAG) |\n",
+             "|---|---|---|---|---|---|---|\n"]
     all_rows = {**result["rows"], **(extra or {})}
     for key, label, bold in rows:
         m = all_rows.get(key)
@@ -122,9 +123,10 @@ def remix_table(result: dict, rows: list[tuple[str, str, bool]], extra: dict | N
             continue
         b = "**" if bold else ""
         if "MAG" not in m:  # the target: its own flutter only
-            lines.append(f"| {label} | | | | {_n(m['flutter'])} / {_n(m['flutter_p95'])} | |\n")
+            lines.append(f"| {label} | | | | | {_n(m['flutter'])} / {_n(m['flutter_p95'])} | |\n")
             continue
-        lines.append(f"| {b}{label}{b} | {_n(m['MAG'], 3)} | {_n(m['ENV'], 5)} | {_n(m['W-dis'], 3)} | {_n(m['flutter'])} / {_n(m['flutter_p95'])} | "
+        lines.append(f"| {b}{label}{b} | {_n(m['MAG'], 3)} | {_n(m['ENV'], 5)} | {_n(m['W-dis'], 3)} | {_n(m['MAG_matched'], 3)} | "
+                     f"{_n(m['flutter'])} / {_n(m['flutter_p95'])} | "
                      f"{100 * m['better_than_input']:.0f} % |\n")
     return "".join(lines)
 

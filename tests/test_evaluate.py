@@ -57,12 +57,15 @@ def test_reference_rows_and_flutter(muddy_corpus):
     for name, m in rows.items():
         assert len(result["clips"][name]["flutter"]) == n
         if name != "target":
-            assert set(m) >= {"MAG", "ENV", "W-dis", "flutter", "flutter_p95", "better_than_input"}
+            assert set(m) >= {"MAG", "ENV", "W-dis", "MAG_matched", "flutter", "flutter_p95", "better_than_input"}
             assert 0.0 <= m["better_than_input"] <= 1.0
     # an identity model scores what the input scores and never moves the level
     assert rows["compare: identity"]["MAG"] == pytest.approx(rows["input"]["MAG"], rel=1e-5)
     assert rows["compare: identity"]["flutter"] == 0.0 and rows["input"]["flutter"] == 0.0
     assert rows["model"]["MAG"] == result["model_MAG"] and rows["input"]["ENV"] == result["input_ENV"]
+    # at the target's loudness, the loudness-normalised input is the input again: only the balance is scored
+    assert rows["input, loudness-normalised"]["MAG_matched"] == pytest.approx(rows["input"]["MAG_matched"], rel=1e-3)
+    assert rows["input, loudness-normalised"]["MAG"] != pytest.approx(rows["input"]["MAG"], rel=1e-2)
     assert result["target_lufs"] == pytest.approx(target_loudness(muddy_corpus), abs=1e-6)
 
 

@@ -244,3 +244,22 @@ def test_temporal_alignment():
     assert metrics.temporal_alignment(clicks(EVENTS + 0.5), 16000, motion, 25.0) < 0.2
     assert math.isnan(metrics.temporal_alignment(np.zeros(16000 * 10), 16000, motion, 25.0))
     assert metrics.temporal_alignment(clicks(EVENTS), 16000, np.zeros(250), 25.0) == 0.0
+
+
+def test_mag_matched_scores_the_balance_not_the_level():
+    """``MAG_matched``: one gain to the target's loudness, then MAG; a level change alone costs nothing."""
+    rng = np.random.default_rng(0)
+    sr = 16000
+    target = torch.from_numpy(0.05 * rng.standard_normal((2, 1, 3 * sr))).float()
+    quieter = 10 ** (-12 / 20) * target  # the same balance, 12 dB down
+    assert metrics.mag(quieter, target).min() > 1e-4
+    torch.testing.assert_close(metrics.mag_matched(quieter, target, sr), torch.zeros(2), atol=1e-9, rtol=0)
+    t = torch.arange(3 * sr) / sr
+    tone = (0.05 * torch.sin(2 * np.pi * 440 * t)).reshape(1, 1, -1)
+    other = target[:1] + tone  # another balance: a tone added
+    matched = metrics.mag_matched(other, target[:1], sr)
+    assert matched > 1e-4  # a different balance still costs
+    gain = 10 ** ((metrics.integrated_loudness(target[0].numpy(), sr) - metrics.integrated_loudness(other[0].numpy(), sr)) / 20)
+    torch.testing.assert_close(matched, metrics.mag(other * gain, target[:1]))
+    silent = torch.zeros(1, 1, 3 * sr)  # no measurable loudness: scored as it is
+    torch.testing.assert_close(metrics.mag_matched(silent, target[:1], sr), metrics.mag(silent, target[:1]))

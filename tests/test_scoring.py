@@ -22,7 +22,7 @@ def clip(result, name):
 
 def test_remix_every_metric_and_the_input_row(remix_result):
     est = remix_result["rows"]["estimate"]
-    for key in ("MAG", "ENV", "W-dis", "flutter", "flutter_p95", "LUFS", "LRA", "PESQ-WB", "PESQ-NB", "STOI", "KLD", "T_A-V", "FAD"):
+    for key in ("MAG", "MAG_matched", "ENV", "W-dis", "flutter", "flutter_p95", "LUFS", "LRA", "PESQ-WB", "PESQ-NB", "STOI", "KLD", "T_A-V", "FAD"):
         assert key in est, key
     assert {"LUFS", "LRA", "flutter"} <= set(remix_result["rows"]["reference"])
     a, b = clip(remix_result, "a")["values"], clip(remix_result, "b")["values"]
