@@ -372,7 +372,7 @@ def evaluate(
     seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
     """Score a highlighter on a dataset split, next to reference rows (MAG / ENV / W-dis, lower is better;
-    gain flutter against the target's own); for a separator, SDR / SI-SDR / SI-SDRi per stem of the mixture,
+    MAG@ref, MAG once the output is brought to the target's loudness; gain flutter against the target's own); for a separator, SDR / SI-SDR / SI-SDRi per stem of the mixture,
     ideal ratio masks, the model and the model with the video shuffled.
 
     With --est DIR --ref DIR instead, score outputs you already have (remixes, or with --stems separated
