@@ -152,11 +152,13 @@ def mag_matched(pred: torch.Tensor, target: torch.Tensor, sample_rate: int = 160
     """MAG once each clip of ``pred`` is brought to its target's integrated loudness (BS.1770) with one gain:
     the remix's balance without its overall level, which a player's volume or a loudness pass sets anyway.
     A clip whose loudness cannot be measured (silence, under 400 ms) keeps its level."""
-    gains = []
+    from avremix.data.loudness import loudness, normalize_loudness  # the loudness-normalised reference's own measure
+
+    gains_db = []
     for p, t in zip(pred, target):
-        lp, lt = (integrated_loudness(x.detach().cpu().numpy().reshape(-1, x.shape[-1]), sample_rate) for x in (p, t))
-        gains.append(10 ** ((lt - lp) / 20) if math.isfinite(lp) and math.isfinite(lt) else 1.0)
-    scale = torch.tensor(gains, dtype=pred.dtype, device=pred.device).reshape(-1, *[1] * (pred.dim() - 1))
+        level = loudness(t.detach().cpu().numpy(), sample_rate)
+        gains_db.append(normalize_loudness(p.detach().cpu().numpy(), sample_rate, level)[1] if math.isfinite(level) else 0.0)
+    scale = 10 ** (torch.tensor(gains_db, dtype=pred.dtype, device=pred.device) / 20).reshape(-1, *[1] * (pred.dim() - 1))
     return mag(pred * scale, target)
 
 
