@@ -267,7 +267,20 @@ def stem_tags(audio: np.ndarray, sample_rate: int, frame_times: np.ndarray) -> n
     a few packages does not: it hears ``singularity-music``, the held-out ambient package, as Music on every
     patch (mean probability 0.88), where a highlighter's own masks took it for effects.
     """
-    times, probs, _ = yamnet_frames(audio, sample_rate)
-    groups = stem_scores(probs)  # [3, P]
+    return yamnet_at(audio, sample_rate, frame_times)[0]
+
+
+def yamnet_at(audio: np.ndarray, sample_rate: int, frame_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """YAMNet run once on ``audio``: its stem tags (:func:`stem_tags`) ``[3, N]`` and its embeddings
+    (:func:`yamnet_frames`) ``[D, N]`` at ``frame_times`` (s), each linearly interpolated from the patch centres
+    (held at the first and last patch); float32."""
+    times, probs, embeddings = yamnet_frames(audio, sample_rate)
     frame_times = np.asarray(frame_times, dtype=np.float64)
-    return np.stack([np.interp(frame_times, times, g) for g in groups]).astype(np.float32)  # [3, N]
+    tags = np.stack([np.interp(frame_times, times, g) for g in stem_scores(probs)])  # [3, N]
+    i = np.clip(np.searchsorted(times, frame_times) - 1, 0, max(len(times) - 2, 0))  # left patch of each frame
+    if len(times) > 1:
+        w = np.clip((frame_times - times[i]) / (times[i + 1] - times[i]), 0.0, 1.0)[None]  # [1, N]
+        emb = embeddings[i].T * (1 - w) + embeddings[i + 1].T * w  # [D, N]
+    else:
+        emb = np.repeat(embeddings[:1].T, len(frame_times), axis=1)
+    return tags.astype(np.float32), emb.astype(np.float32)

@@ -90,6 +90,7 @@ class TrainConfig:
     init_skip: str = ""  # layers (comma-separated name prefixes, e.g. mask_refine) not taken from init: a student whose refinement is resized keeps the rest
     new_lr: float = 0.0  # with init: peak learning rate of the layers init does not hold (a new stream starts at zero and must grow); 0: lr
     freeze_init: bool = False  # with init and new_lr: only the layers init does not hold train; init's stay as loaded (a new stream learns to steer a model without refitting it to the training data)
+    train_layers: str = ""  # with freeze_init: layers init holds (comma-separated name prefixes, e.g. masks,mask_refine) that still train, at lr
 
 
 # -- configuration ------------------------------------------------------------------------------------------
@@ -598,21 +599,35 @@ def param_groups(model: torch.nn.Module, config: TrainConfig, skip: tuple[str, .
     """The optimiser's parameter groups, each with an ``lr_scale`` on the schedule's rate. With ``init`` and
     ``new_lr``, the layers the init checkpoint does not hold (or that ``init_skip`` names) learn at ``new_lr``:
     zero-initialised, at a fine-tune's small rate they would barely move in a few hundred steps. With
-    ``freeze_init`` the layers init holds stop training (``requires_grad`` off) and only the new group is returned."""
-    if config.freeze_init and not (config.init and config.new_lr):
-        raise UsageError("freeze_init=true needs init= (the weights to keep) and new_lr= (the rate of the layers it lacks)")
-    if not (config.init and config.new_lr):
+    ``freeze_init`` the layers init holds stop training (``requires_grad`` off) and only the new group is returned,
+    with the layers ``train_layers`` names (fine-tuned at ``lr``: a model's source masks refitted, its vector
+    field kept)."""
+    train_layers = tuple(p for p in config.train_layers.split(",") if p)
+    if config.freeze_init and not (config.init and (config.new_lr or train_layers)):
+        raise UsageError("freeze_init=true needs init= (the weights to keep) and new_lr= (the rate of the layers it lacks) "
+                         "or train_layers= (the layers of init that still train)")
+    if train_layers and not config.freeze_init:
+        raise UsageError("train_layers= names the layers that still train under freeze_init=true; add freeze_init=true (and init=)")
+    names = [k for k, _ in model.named_parameters()]
+    unknown = [p for p in train_layers if not any(_skipped(k, (p,)) for k in names)]
+    if unknown:
+        layers = sorted({k.split(".")[0] for k in names})
+        raise UsageError(f"train_layers: this {model.name} model has no layer {', '.join(unknown)} (its layers: {', '.join(layers)})")
+    if not (config.init and (config.new_lr or train_layers)):
         return [{"params": list(model.parameters()), "lr_scale": 1.0}]
     held = {k for k in checkpoint.load(config.init).state_dict() if not _skipped(k, skip)}
     new = [p for k, p in model.named_parameters() if k not in held]
     old = [p for k, p in model.named_parameters() if k in held]
-    if not new:
+    if not new and not train_layers:
         raise UsageError(f"new_lr={config.new_lr}: init={config.init} holds every layer of this model; nothing is new")
+    new_scale = (config.new_lr or config.lr) / config.lr
     if config.freeze_init:
-        for p in old:
-            p.requires_grad_(False)
-        return [{"params": new, "lr_scale": config.new_lr / config.lr}]
-    return [{"params": old, "lr_scale": 1.0}, {"params": new, "lr_scale": config.new_lr / config.lr}]
+        tuned = [p for k, p in model.named_parameters() if k in held and _skipped(k, train_layers)]
+        for k, p in model.named_parameters():
+            if k in held and not _skipped(k, train_layers):
+                p.requires_grad_(False)
+        return [g for g in ({"params": new, "lr_scale": new_scale}, {"params": tuned, "lr_scale": 1.0}) if g["params"]]
+    return [{"params": old, "lr_scale": 1.0}, {"params": new, "lr_scale": new_scale}]
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -673,7 +688,8 @@ def _validate_ema(model, ema: EMA, batches, device) -> dict[str, float]:
 
 LOG_FIELDS = ["step", "loss", "fm", "rollout", "start", "stems", "mrstft", "l1", "grad_norm", "lr", "seconds"] + [
     f"val_{who}_{m}" for who in ("model", "input") for m in ("MAG", "ENV", "W-dis")] + ["val_model_SI-SDRi"] + [
-    f"val_{who}_SI-SDR_{stem}" for who in ("model", "input") for stem in ("dialogue", "music", "effects", "on", "off")]
+    f"val_{who}_SI-SDR_{stem}" for who in ("model", "input") for stem in ("dialogue", "music", "effects", "on", "off")] + [
+    "probe"]  # new columns go last: a resumed run appends to the header it began with
 
 
 def _log(writer, handle, row: dict) -> None:

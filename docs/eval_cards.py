@@ -46,7 +46,7 @@ DATASETS = {
 #: the checkpoint each shipped model replaced: (git revision holding it, label)
 PREVIOUS = {
     "separate-cass": ("6569c34", "previous default (`separate-cass` of avremix 0.6)"),
-    "highlight-cfm": ("4a926b4", "previous default (`highlight-cfm` of avremix 0.5-0.12, no stem tags)"),
+    "highlight-cfm": ("e2dda47", "previous default (`highlight-cfm` of avremix 0.13, no probe fallback)"),
 }
 
 MARK = re.compile(r"(<!-- make eval: (?P<id>[\w-]+) -->\n)(?P<body>.*?)(<!-- /make eval -->)", re.S)

@@ -364,3 +364,27 @@ def test_freeze_init_trains_only_the_layers_init_lacks(muddy_corpus, tmp_path):
     assert trained.mask_tags.weight.detach().abs().max().item() > 5e-3  # the new stream moved
     exported = checkpoint.load(str(tmp_path / "run" / "model")).state_dict()  # the exported (EMA) model too
     assert all(torch.allclose(exported[k].float(), v.float(), atol=1e-3) for k, v in saved.items())
+
+
+def test_train_layers_fine_tunes_only_the_named_layers(muddy_corpus, tmp_path):
+    """``train_layers`` with ``freeze_init``: the named layers of init train (its source masks refitted), every
+    other loaded layer stays exactly as it was; unknown names and a missing freeze_init are errors."""
+    from avremix.nets.cfm import CFMConfig, CFMHighlighter
+    from avremix.train import param_groups
+
+    small = dict(hidden=32, blocks=1, attn_layers=1, heads=2, visual_dim=16)
+    checkpoint.save(CFMHighlighter(CFMConfig(**small)), tmp_path / "init")
+    saved = checkpoint.load(str(tmp_path / "init")).state_dict()
+    with pytest.raises(UsageError, match="no layer mask_refiner"):
+        param_groups(CFMHighlighter(CFMConfig(**small)), TrainConfig(model="cfm", init=str(tmp_path / "init"), freeze_init=True,
+                                                                     train_layers="masks,mask_refiner"))
+    with pytest.raises(UsageError, match="freeze_init"):
+        param_groups(CFMHighlighter(CFMConfig(**small)), TrainConfig(model="cfm", init=str(tmp_path / "init"), train_layers="masks"))
+    config = TrainConfig(model="cfm", steps=2, batch_size=2, crop=1.0, val_every=100, checkpoint_every=100, log_every=1,
+                         val_examples=2, init=str(tmp_path / "init"), lr=1e-3, warmup=1, ema=0.0, freeze_init=True,
+                         train_layers="masks,mask_refine")
+    _, trained = train(muddy_corpus, tmp_path / "run", config, CFMConfig(**small, rollout_steps=1))
+    state = trained.state_dict()
+    tuned = [k for k in saved if k.split(".")[0] in ("masks", "mask_refine")]
+    assert tuned and all(torch.equal(state[k], v) for k, v in saved.items() if k not in tuned)  # the rest as loaded
+    assert max((state[k] - saved[k]).abs().max().item() for k in tuned) > 1e-4  # the masks moved

@@ -41,6 +41,26 @@ its highlighted remix, guided by the picture.
   condition and add a bias per source and frame to the masks' logits, both through zero-initialised
   layers (so a checkpoint without tags starts from where it was). Why: a model trained on a few music
   packages took held-out ambient music for effects; YAMNet, trained on AudioSet, hears it as music.
+- Probe fallback (``probe = True``): a linear probe of YAMNet's 1024-d embeddings (layer-normalised) guesses
+  each source's share of the input's energy per frame, ``p_k``; it is fitted to the input stems' shares
+  (``probe_weight``, a cross-entropy of its own, detached from the rest of the model). It only re-divides
+  the joint share of ``probe_sources`` (music and effects): the sources outside keep the masks' share,
+  ``a_k = s_k``, and inside ``a_k = (Σ_S s_j) · p_k / Σ_S p_j`` (``s_k`` the masks' share of frame ``n``).
+  The masks trust their own spectra until the chunk's shares ``s`` and ``a`` disagree more than they do on
+  held-out validation packages (total variation ``d`` above ``probe_gate[0]``); beyond that the masks are
+  moved toward ``a``, fully from ``probe_gate[1]`` on::
+
+      m_k ← softmax_k(log m_k + log t_k − log s_k),   log t_k = log s_k + γ · (log a_k − log s_k),
+      γ = clamp((d − lo) / (hi − lo), 0, 1)
+
+  (the step is repeated a few times, proportional fitting, since renormalising each bin moves the shares:
+  with ``γ = 1`` each frame's shares become ``a``, and bin by bin the masks keep their shape). Why: masks
+  trained on a few packages are right on them and sometimes wholly wrong on music of another style
+  (held-out ambient pieces taken for effects, 80 % of the energy in the wrong source); a probe of a tagger
+  trained on AudioSet is less precise but does not fail that way. On validation the masks' dialogue share
+  is three times as accurate as the probe's (mean error 0.03 against 0.10) and their music and effects
+  shares 1.5 times (0.08 against 0.11), and a dialogue share is what a highlighter raises most, so the
+  probe never moves it. Where the two agree, nothing changes.
 - Loss: flow matching plus the rollout loss (integrate K steps inside training, penalise the end). The
   rollout's distance adds, with ``mag_weight``, the squared error of the end point's *linear* magnitudes
   ``|x|^(1/power)``: the compressed domain weights quiet bins as much as loud ones, while what a listener
@@ -72,7 +92,7 @@ from avremix.nets.common import (
     spectral_distance,
     visual_encoder,
 )
-from avremix.tagging import STEMS, stem_tags
+from avremix.tagging import STEMS, embedding_dim, yamnet_at
 
 
 @dataclass
@@ -97,6 +117,10 @@ class CFMConfig(VisualInputConfig):
     mask_channels: int = 12  # width of the masks' 2-D refinement
     mask_layers: int = 1  # dilated 2-D layers of the refinement (frequency dilation 2, 4, 8, 2, ...; time 1, 2, ...)
     tags: bool = False  # YAMNet's stem tags of the input (``tagging.stem_tags``) as a third condition stream
+    probe: bool = False  # the probe fallback: a linear probe of YAMNet's embeddings for the sources' shares (module docstring)
+    probe_weight: float = 1.0  # weight of the probe's fit to the input stems' energy shares per frame (when stems are given)
+    probe_gate: tuple[float, float] = (0.45, 0.65)  # masks/probe disagreement (TV of a chunk's shares) where the probe starts to move the masks, and where fully
+    probe_sources: tuple[int, ...] = (1, 2)  # the sources whose joint share the probe re-divides (music, effects); the others keep the masks'
 
 
 class Condition(NamedTuple):
@@ -109,6 +133,7 @@ class CFMHighlighter(nn.Module):
     name = "cfm"
     generative = True
     shared_visual = True  # takes one picture per chunk for all its channels (engine)
+    FALLBACK_ITERATIONS = 4  # of the probe fallback's proportional fitting (frame shares within ~1e-3 of their aim)
 
     def __init__(self, config: CFMConfig | None = None):
         super().__init__()
@@ -140,6 +165,13 @@ class CFMHighlighter(nn.Module):
         self.masks = nn.Conv1d(c.hidden, K * bins, 1) if K else None
         self.mask_refine = mask_refiner(K, c.mask_channels, c.mask_layers) if K else None
         self.mask_tags = nn.Conv1d(len(STEMS), K, 1) if K and c.tags else None  # bias per source and frame
+        if c.probe and not K:
+            raise ValueError("the probe fallback (probe=True) corrects the source masks; it needs stems > 0")
+        if c.probe and not 0 <= c.probe_gate[0] < c.probe_gate[1] <= 1:
+            raise ValueError(f"probe_gate must be two disagreements 0 <= lo < hi <= 1, got {c.probe_gate}")
+        if c.probe and (len(set(c.probe_sources)) < 2 or not all(0 <= k < K for k in c.probe_sources)):
+            raise ValueError(f"probe_sources must name two or more of the {K} sources (0 to {K - 1}), got {c.probe_sources}")
+        self.probe = nn.Sequential(nn.LayerNorm(embedding_dim(), elementwise_affine=False), nn.Linear(embedding_dim(), K)) if c.probe else None
         # log gain per source and frame, from the vector field's state and each source's share of the energy
         self.stem_gain = nn.Sequential(nn.Conv1d(c.hidden + 2 * K, c.hidden, 1), nn.GELU(), nn.Conv1d(c.hidden, K, 1)) if K else None
         for layer in (self.out, self.gain, self.stem_gain[-1] if K else None, self.mask_refine[-1] if K else None,
@@ -149,19 +181,72 @@ class CFMHighlighter(nn.Module):
                 nn.init.zeros_(layer.bias)
 
     # -- pieces ------------------------------------------------------------------------------------------
+    def yamnet(self, audio: torch.Tensor, n_frames: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """YAMNet (run once) on ``audio [B, 1, T]`` at the STFT frames: its stem tags ``[B, 3, N]`` (with ``tags``)
+        and its embeddings ``[B, D, N]`` (with ``probe``); None for what this model does not use."""
+        c = self.config
+        if not (c.tags or c.probe):
+            return None, None
+        times = np.arange(n_frames) * c.spectral.hop / c.spectral.sample_rate  # STFT frame centres (center=True)
+        with torch.autocast(audio.device.type, enabled=False):  # YAMNet's front end runs in fp32 whatever the engine's precision
+            pairs = [yamnet_at(a[0].detach().float().cpu().numpy(), c.spectral.sample_rate, times) for a in audio]
+        tags, emb = (torch.from_numpy(np.stack([p[i] for p in pairs])).to(audio.device) for i in (0, 1))
+        return (tags if c.tags else None), (emb if c.probe else None)
+
     def stem_tags(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor | None:
         """YAMNet's stem tags of ``audio [B, 1, T]`` at the STFT frames: ``[B, 3, N]`` (None without ``tags``)."""
-        if not self.config.tags:
-            return None
-        sc = self.config.spectral
-        times = np.arange(n_frames) * sc.hop / sc.sample_rate  # STFT frame centres (center=True)
-        with torch.autocast(audio.device.type, enabled=False):  # YAMNet's front end runs in fp32 whatever the engine's precision
-            tags = [stem_tags(a[0].detach().float().cpu().numpy(), sc.sample_rate, times) for a in audio]
-        return torch.from_numpy(np.stack(tags)).to(audio.device)  # [B, 3, N]
+        return self.yamnet(audio, n_frames)[0] if self.config.tags else None
 
-    def condition(self, x_in: torch.Tensor, visual: torch.Tensor | None, tags: torch.Tensor | None = None) -> Condition:
+    def probe_shares(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """The probe's log share of each source per frame, ``[B, D, N]`` → ``[B, K, N]``."""
+        return torch.log_softmax(self.probe(embeddings.float().transpose(1, 2)), dim=-1).transpose(1, 2)
+
+    def disagreement(self, masks: torch.Tensor, power: torch.Tensor, embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """How far the probe would move the masks ``[B, K, F, N]`` (``power [B, 1, F, N]``: the input's linear
+        power): the total variation ``d [B]`` between the chunk's shares by the masks and their aim, the
+        masks' shares ``s`` and the aim ``a`` per frame (``[B, K, 1, N]``; module docstring)."""
+        p = self.probe_shares(embeddings).detach().exp()[:, :, None]  # [B, K, 1, N]: the probe learns from its own loss only
+        frame = power.sum(dim=2, keepdim=True)  # [B, 1, 1, N]
+        share = (masks * power).sum(dim=2, keepdim=True) / frame.clamp_min(1e-12)  # masks' share per frame [B, K, 1, N]
+        moved = torch.zeros(masks.shape[1], dtype=torch.bool, device=masks.device)
+        moved[list(self.config.probe_sources)] = True
+        moved = moved[None, :, None, None]  # [1, K, 1, 1]
+        pool = (share * moved).sum(dim=1, keepdim=True)  # the masks' share of the re-divided sources [B, 1, 1, N]
+        aim = torch.where(moved, pool * p / (p * moved).sum(dim=1, keepdim=True).clamp_min(1e-8), share)  # [B, K, 1, N]
+        w = frame / frame.sum(dim=-1, keepdim=True).clamp_min(1e-12)  # each frame's part of the chunk's energy
+        d = ((share - aim) * w).sum(dim=-1).abs().sum(dim=1).reshape(-1) / 2  # TV of the chunk's shares [B]
+        return d, share, aim
+
+    def fallback(self, masks: torch.Tensor, power: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        """The masks ``[B, K, F, N]`` moved toward the probe's aim by the gate of their disagreement (module
+        docstring); ``power [B, 1, F, N]`` is the input's linear power."""
+        lo, hi = self.config.probe_gate
+        d, share, aim = self.disagreement(masks, power, embeddings)
+        gate = ((d - lo) / (hi - lo)).clamp(0, 1).reshape(-1, 1, 1, 1)  # [B, 1, 1, 1]
+        log_share = torch.log(share.clamp_min(1e-8))
+        target = log_share + gate * (torch.log(aim.clamp_min(1e-8)) - log_share)  # log shares to reach
+        frame = power.sum(dim=2, keepdim=True)  # [B, 1, 1, N]
+        logits = torch.log(masks.clamp_min(1e-8))
+        for _ in range(self.FALLBACK_ITERATIONS):  # iterative proportional fitting: rescale per source, renormalise per bin
+            masks = torch.softmax(logits, dim=1)
+            share = (masks * power).sum(dim=2, keepdim=True) / frame.clamp_min(1e-12)
+            logits = logits + target - torch.log(share.clamp_min(1e-8))
+        return torch.softmax(logits, dim=1)
+
+    def probe_loss(self, embeddings: torch.Tensor, stems: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the probe's shares to the stems' (``[B, K, T]``) energy shares per STFT frame, each frame
+        weighted by its part of the mix's energy (silence does not count)."""
+        B, K, T = stems.shape
+        energy = self.spectral.stft(stems.reshape(B * K, 1, T)).abs().pow(2).sum(dim=-2).reshape(B, K, -1)  # [B, K, N]
+        total = energy.sum(dim=1, keepdim=True)  # [B, 1, N]
+        target = energy / total.clamp_min(1e-12)
+        w = total / total.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+        return -(target * self.probe_shares(embeddings) * w).sum() / B
+
+    def condition(self, x_in: torch.Tensor, visual: torch.Tensor | None, tags: torch.Tensor | None = None,
+                  embeddings: torch.Tensor | None = None) -> Condition:
         """Fused audio-visual condition ``[B, H, N]`` from the input spectrum ``[B, 2, F, N]``, frames and, with
-        ``tags``, the input's stem tags ``[B, 3, N]``."""
+        ``tags``, the input's stem tags ``[B, 3, N]`` (with ``probe``, YAMNet's ``embeddings [B, D, N]``)."""
         B, _, Fq, N = x_in.shape
         a = self.cond_audio(x_in.reshape(B, 2 * Fq, N))  # [B, H, N]
         if self.cond_tags is not None:
@@ -183,6 +268,10 @@ class CFMHighlighter(nn.Module):
         logits = logits + self.mask_refine(torch.cat([level, logits], dim=1))
         masks = torch.softmax(logits, dim=1)
         power = level.pow(2.0 / self.config.spectral.power)  # linear power [B, 1, F, N]
+        if self.probe is not None:
+            if embeddings is None:
+                raise ValueError("this model has the probe fallback (probe=True): pass YAMNet's embeddings (model.yamnet(audio, N))")
+            masks = self.fallback(masks, power, embeddings)
         share = torch.log((masks * power).sum(dim=2) + 1e-8) - torch.log(power.sum(dim=2) + 1e-8)  # [B, K, N]
         shares = torch.cat([share, share.mean(dim=2, keepdim=True).expand_as(share)], dim=1)  # [B, 2K, N]
         return Condition(h, masks, shares)
@@ -222,7 +311,8 @@ class CFMHighlighter(nn.Module):
         c = self.config
         x_in, x1 = self.spectral.encode(audio), self.spectral.encode(target)
         x0 = x_in + c.sigma0 * torch.randn_like(x_in)
-        cond = self.condition(x_in, visual, self.stem_tags(audio, x_in.shape[-1]))
+        tags, embeddings = self.yamnet(audio, x_in.shape[-1])
+        cond = self.condition(x_in, visual, tags, embeddings)
         s = sample_path(x0, x1)
         fm = cfm_loss(self.velocity(s.xt, s.t, cond), s)
         total, parts = fm, {"fm": fm.item()}
@@ -235,6 +325,10 @@ class CFMHighlighter(nn.Module):
             sep = self.mask_loss(cond.masks, stems, x_in)
             total = total + c.stem_weight * sep
             parts["stems"] = sep.item()
+        if self.probe is not None and stems is not None and c.probe_weight:
+            fit = self.probe_loss(embeddings, stems)
+            total = total + c.probe_weight * fit
+            parts["probe"] = fit.item()
         return total, parts
 
     def mask_loss(self, masks: torch.Tensor, stems: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
@@ -256,6 +350,6 @@ class CFMHighlighter(nn.Module):
         if c.noise:  # a sample of the source distribution around the input
             z = self.spectral_noise(noise) if noise is not None else torch.randn_like(x_in)
             x0 = x_in + c.noise * c.sigma0 * z
-        cond = self.condition(x_in, visual, self.stem_tags(audio, x_in.shape[-1]))
+        cond = self.condition(x_in, visual, *self.yamnet(audio, x_in.shape[-1]))
         x1 = integrate(lambda x, t: self.velocity(x, t, cond), x0, steps or c.steps, method or c.method)
         return self.spectral.decode(x1, audio.shape[-1])

@@ -185,3 +185,59 @@ def test_stem_tags_stream_starts_as_the_model_without_it_and_learns(batch):
         assert torch.isfinite(tagged(batch["input"], batch["frames"])).all()
     with pytest.raises(ValueError, match="stem tags"):
         tagged.condition(tagged.spectral.encode(batch["input"]), batch["frames"])
+
+
+def test_probe_fallback_moves_the_masks_only_where_they_disagree_with_the_probe():
+    """``probe=True``: below ``probe_gate[0]`` (masks and probe agree about the chunk's shares) the masks are
+    untouched; from ``probe_gate[1]`` on, every frame's music and effects shares are re-divided as the probe
+    divides them, the dialogue share stays the masks' and the masks still sum to one per bin; in between,
+    part of the way."""
+    torch.manual_seed(0)
+    model = CFMHighlighter(CFMConfig(hidden=32, blocks=1, attn_layers=1, heads=2, visual_dim=16, probe=True, probe_gate=(0.3, 0.6)))
+    probe = torch.tensor([0.3, 0.6, 0.1])  # the probe hears music 6:1 over effects whatever the embedding
+    with torch.no_grad():
+        model.probe[1].weight.zero_()
+        model.probe[1].bias.copy_(probe.log())
+    emb = torch.randn(1, model.probe[1].in_features, 20)
+    power = torch.rand(1, 1, 33, 20) + 0.1  # [B, 1, F, N]
+
+    def masks_with(shares: list[float]) -> torch.Tensor:
+        logits = torch.tensor(shares).log()[None, :, None, None] + 0.3 * torch.randn(1, 3, 33, 20)
+        return torch.softmax(logits, dim=1)
+
+    def frame_shares(m: torch.Tensor) -> torch.Tensor:
+        return (m * power).sum(dim=2)[0] / power.sum(dim=2)[0]  # [K, N]
+
+    agree = masks_with([0.1, 0.75, 0.15])  # a dialogue share unlike the probe's does not open the gate
+    torch.testing.assert_close(model.fallback(agree, power, emb), agree)
+    wrong = masks_with([0.1, 0.05, 0.85])  # music taken for effects: TV ~0.7 > 0.6
+    fixed = model.fallback(wrong, power, emb)
+    torch.testing.assert_close(fixed.sum(dim=1), torch.ones(1, 33, 20))
+    before, after = frame_shares(wrong), frame_shares(fixed)
+    torch.testing.assert_close(after[0], before[0], atol=1e-4, rtol=0)  # dialogue as the masks had it
+    torch.testing.assert_close(after[1] / (after[1] + after[2]), torch.full((20,), 6 / 7), atol=1e-3, rtol=0)
+    halfway = masks_with([0.1, 0.3, 0.6])  # TV ~0.45: half the way
+    music = ((model.fallback(halfway, power, emb) * power).sum(dim=(2, 3)) / power.sum())[0, 1]
+    assert (halfway * power).sum(dim=(2, 3))[0, 1] / power.sum() + 0.1 < music < 0.7, music
+
+
+def test_probe_learns_the_stems_shares_from_its_own_loss(batch):
+    """The probe's loss reaches only the probe (the masks' correction is detached from it), and a few steps
+    on it bring the probe's shares toward the stems'."""
+    torch.manual_seed(0)
+    model = CFMHighlighter(CFMConfig(hidden=32, blocks=1, attn_layers=1, heads=2, visual_dim=16, rollout_steps=1, probe=True))
+    N = model.spectral.encode(batch["input"]).shape[-1]
+    _, emb = model.yamnet(batch["input"], N)
+    assert emb.shape == (2, model.probe[1].in_features, N)
+    loss, parts = model.loss(batch["input"], batch["target"], batch["frames"], batch["input_stems"])
+    assert "probe" in parts
+    opt = torch.optim.Adam(model.probe.parameters(), 3e-2)
+    first = model.probe_loss(emb, batch["input_stems"]).item()
+    for _ in range(30):
+        fit = model.probe_loss(emb, batch["input_stems"])
+        opt.zero_grad()
+        fit.backward()
+        opt.step()
+    assert fit.item() < 0.8 * first, (first, fit.item())
+    with pytest.raises(ValueError, match="probe"):
+        model.condition(model.spectral.encode(batch["input"]), batch["frames"])
