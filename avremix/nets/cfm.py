@@ -223,15 +223,16 @@ class CFMHighlighter(nn.Module):
         lo, hi = self.config.probe_gate
         d, share, aim = self.disagreement(masks, power, embeddings)
         gate = ((d - lo) / (hi - lo)).clamp(0, 1).reshape(-1, 1, 1, 1)  # [B, 1, 1, 1]
+        if not bool((gate > 0).any()):
+            return masks  # masks and probe agree (as on every validation clip): nothing to move
         log_share = torch.log(share.clamp_min(1e-8))
         target = log_share + gate * (torch.log(aim.clamp_min(1e-8)) - log_share)  # log shares to reach
         frame = power.sum(dim=2, keepdim=True)  # [B, 1, 1, N]
         logits = torch.log(masks.clamp_min(1e-8))
         for _ in range(self.FALLBACK_ITERATIONS):  # iterative proportional fitting: rescale per source, renormalise per bin
-            masks = torch.softmax(logits, dim=1)
-            share = (masks * power).sum(dim=2, keepdim=True) / frame.clamp_min(1e-12)
+            share = (torch.softmax(logits, dim=1) * power).sum(dim=2, keepdim=True) / frame.clamp_min(1e-12)
             logits = logits + target - torch.log(share.clamp_min(1e-8))
-        return torch.softmax(logits, dim=1)
+        return torch.where(gate > 0, torch.softmax(logits, dim=1), masks)
 
     def probe_loss(self, embeddings: torch.Tensor, stems: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the probe's shares to the stems' (``[B, K, T]``) energy shares per STFT frame, each frame

@@ -209,7 +209,10 @@ def test_probe_fallback_moves_the_masks_only_where_they_disagree_with_the_probe(
         return (m * power).sum(dim=2)[0] / power.sum(dim=2)[0]  # [K, N]
 
     agree = masks_with([0.1, 0.75, 0.15])  # a dialogue share unlike the probe's does not open the gate
-    torch.testing.assert_close(model.fallback(agree, power, emb), agree)
+    assert torch.equal(model.fallback(agree, power, emb), agree)  # untouched, bit for bit
+    batch = torch.cat([agree, masks_with([0.1, 0.05, 0.85])])  # one chunk agrees, the other does not
+    moved = model.fallback(batch, power.expand(2, -1, -1, -1), emb.expand(2, -1, -1))
+    assert torch.equal(moved[0], agree[0]) and not torch.allclose(moved[1], batch[1], atol=1e-2)
     wrong = masks_with([0.1, 0.05, 0.85])  # music taken for effects: TV ~0.7 > 0.6
     fixed = model.fallback(wrong, power, emb)
     torch.testing.assert_close(fixed.sum(dim=1), torch.ones(1, 33, 20))
