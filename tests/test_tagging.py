@@ -232,3 +232,16 @@ def test_stem_tags_tell_music_from_noise_at_the_frames_asked():
     at = stem_tags(piano(4.0), SR, np.array([0.0, times[1], 10.0]))
     expected = probs[:, list(STEM_CLASSES["music"])].max(1)
     np.testing.assert_allclose(at[m], [expected[0], expected[1], expected[-1]], atol=1e-6)
+
+
+def test_yamnet_at_gives_the_tags_and_embeddings_at_the_frames_asked():
+    """One YAMNet pass: the same tags as ``stem_tags``, and embeddings that are the patch's own at a patch
+    centre, the mean of two neighbours halfway, and the edge patch's outside."""
+    audio = piano(4.0)
+    times, _, emb = yamnet_frames(audio, SR)
+    frames = np.array([0.0, times[1], (times[1] + times[2]) / 2, 10.0])
+    tags, at = tagging.yamnet_at(audio, SR, frames)
+    np.testing.assert_allclose(tags, stem_tags(audio, SR, frames), atol=1e-6)
+    assert at.shape == (emb.shape[1], 4) and at.dtype == np.float32
+    for got, want in zip(at.T, [emb[0], emb[1], (emb[1] + emb[2]) / 2, emb[-1]]):
+        np.testing.assert_allclose(got, want, atol=1e-5)

@@ -119,7 +119,7 @@ class CFMConfig(VisualInputConfig):
     tags: bool = False  # YAMNet's stem tags of the input (``tagging.stem_tags``) as a third condition stream
     probe: bool = False  # the probe fallback: a linear probe of YAMNet's embeddings for the sources' shares (module docstring)
     probe_weight: float = 1.0  # weight of the probe's fit to the input stems' energy shares per frame (when stems are given)
-    probe_gate: tuple[float, float] = (0.45, 0.65)  # masks/probe disagreement (TV of a chunk's shares) where the probe starts to move the masks, and where fully
+    probe_gate: tuple[float, float] = (0.45, 0.65)  # masks/probe disagreement (TV of a chunk's shares) where the probe starts to move the masks, and where fully; set it above the largest on validation (the card of highlight-cfm)
     probe_sources: tuple[int, ...] = (1, 2)  # the sources whose joint share the probe re-divides (music, effects); the others keep the masks'
 
 
