@@ -414,6 +414,11 @@ def evaluate(
         metrics = f"{m['MAG']:9.5f} {m['ENV']:9.6f} {m['W-dis']:7.4f} {m['MAG_matched']:9.5f}" if "MAG" in m else " " * 37
         share = f"{100 * m['better_than_input']:11.0f}%" if "better_than_input" in m else ""
         typer.echo(f"  {row:<32} {metrics} {m['flutter']:6.2f} / {m['flutter_p95']:5.2f} {share}")
+    if "probe" in result:
+        p = result["probe"]
+        typer.echo(f"probe fallback: masks and probe disagree by {p['disagreement_median']:.3f} (median) to {p['disagreement_max']:.3f} (largest) "
+                   f"on this split; its gate opens at {p['gate'][0]:.2f}, on {p['opened']} of {result['examples']} clips "
+                   "(set model.probe_gate above the largest on validation)")
 
 
 def _evaluate_separator(model, data: Path, split: str, compare: dict, precision: str, as_json: bool, quiet: bool,

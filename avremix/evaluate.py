@@ -107,6 +107,9 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
         for name, other in (compare or {}).items():
             add(name, levelled(_run(other.to(device).eval(), x, v, device, g, dtype), levels[name], sr), y, x)
         add("model", levelled(_run(model, x, v, device, g, dtype), levels["model"], sr), y, x)
+        if getattr(model, "probe", None) is not None:  # the probe fallback's gate: how far masks and probe disagree
+            with torch.inference_mode():
+                clips.setdefault("probe", {}).setdefault("disagreement", []).extend(model.gate_disagreement(x.to(device), v.to(device)).tolist())
         if takes_video:
             shuffled = torch.stack([ds[(i + 1) % n]["frames"] for i in idx])
             add("model, video shuffled", levelled(_run(model, x, shuffled, device, g, dtype), levels["model"], sr), y, x)
@@ -114,11 +117,16 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
             on_batch(b + 1, n_batches)
     mag_in = np.asarray(clips["input"]["MAG"])
     rows = {}
+    gate = clips.pop("probe", None)
     for row, values in clips.items():
         rows[row] = {k: float(np.mean(v)) for k, v in values.items()}
         if row != "target":
             rows[row]["better_than_input"] = float(np.mean(np.asarray(values["MAG"]) < mag_in))
     summary: dict = {"examples": n, "split": split, "rows": rows, "clips": clips, "target_lufs": level, "loudness": levels}
+    if gate is not None:
+        d, (lo, hi) = np.asarray(gate["disagreement"]), model.config.probe_gate
+        summary["probe"] = {"disagreement_max": float(d.max()), "disagreement_median": float(np.median(d)), "gate": [float(lo), float(hi)],
+                            "opened": int((d > lo).sum()), "disagreement": d.tolist()}
     for who in ("input", "model"):
         for m in ("MAG", "ENV", "W-dis"):
             summary[f"{who}_{m}"] = rows[who][m]

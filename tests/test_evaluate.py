@@ -124,3 +124,25 @@ def test_precision_is_the_engines(muddy_corpus):
     fp32 = evaluate(model, muddy_corpus, "test", references=False, shuffle_video=False, precision="fp32")["rows"]["model"]
     bf16 = evaluate(model, muddy_corpus, "test", references=False, shuffle_video=False, precision="bf16")["rows"]["model"]
     assert fp32["MAG"] != bf16["MAG"] and bf16["MAG"] == pytest.approx(fp32["MAG"], rel=0.2)  # really bf16, and close
+
+
+def test_probe_models_report_the_gates_disagreement(muddy_corpus, tmp_path):
+    """A model with the probe fallback: evaluate gives each clip's masks/probe disagreement (the number its
+    gate is set against) and how many clips open the gate; the CLI prints it; other models have none."""
+    from avremix.train import TrainingSet
+
+    torch.manual_seed(0)
+    model = CFMHighlighter(CFMConfig(hidden=16, blocks=1, attn_layers=1, visual_dim=8, mask_channels=4, probe=True, probe_gate=(0.05, 0.3)))
+    result = evaluate(model, muddy_corpus, "test", shuffle_video=False, references=False)
+    probe = result["probe"]
+    d = np.asarray(probe["disagreement"])
+    assert len(d) == result["examples"] and ((d >= 0) & (d <= 1)).all()
+    assert probe["opened"] == int((d > 0.05).sum()) and probe["disagreement_max"] == pytest.approx(d.max())
+    item = TrainingSet(muddy_corpus, "test", None, False, 0, None)[0]
+    with torch.inference_mode():
+        alone = model.eval().gate_disagreement(item["input"][None], item["frames"][None])
+    assert alone.item() == pytest.approx(d[0], abs=1e-4)
+    assert "probe" not in evaluate(tiny_cfm(), muddy_corpus, "test", shuffle_video=False, references=False)
+    checkpoint.save(model, tmp_path / "probe")
+    proc = run_cli("evaluate", "--model", tmp_path / "probe", "--data", muddy_corpus, "--no-references", "--no-shuffle-video", check=True)
+    assert f"on {probe['opened']} of {result['examples']} clips" in proc.stdout

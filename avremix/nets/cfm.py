@@ -234,6 +234,15 @@ class CFMHighlighter(nn.Module):
             logits = logits + target - torch.log(share.clamp_min(1e-8))
         return torch.where(gate > 0, torch.softmax(logits, dim=1), masks)
 
+    def gate_disagreement(self, audio: torch.Tensor, visual: torch.Tensor | None) -> torch.Tensor:
+        """The probe fallback's disagreement ``d`` on each clip of ``audio [B, 1, T]`` (frames ``visual``), taken
+        before any correction: the number ``probe_gate`` is set against (above its largest on validation)."""
+        x_in = self.spectral.encode(audio)
+        tags, embeddings = self.yamnet(audio, x_in.shape[-1])
+        cond = self.condition(x_in, visual, tags, embeddings, fallback=False)
+        power = x_in.float().pow(2).sum(dim=1).sqrt()[:, None].pow(2.0 / self.config.spectral.power)  # [B, 1, F, N]
+        return self.disagreement(cond.masks, power, embeddings)[0]
+
     def probe_loss(self, embeddings: torch.Tensor, stems: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the probe's shares to the stems' (``[B, K, T]``) energy shares per STFT frame, each frame
         weighted by its part of the mix's energy (silence does not count)."""
@@ -245,9 +254,10 @@ class CFMHighlighter(nn.Module):
         return -(target * self.probe_shares(embeddings) * w).sum() / B
 
     def condition(self, x_in: torch.Tensor, visual: torch.Tensor | None, tags: torch.Tensor | None = None,
-                  embeddings: torch.Tensor | None = None) -> Condition:
+                  embeddings: torch.Tensor | None = None, fallback: bool = True) -> Condition:
         """Fused audio-visual condition ``[B, H, N]`` from the input spectrum ``[B, 2, F, N]``, frames and, with
-        ``tags``, the input's stem tags ``[B, 3, N]`` (with ``probe``, YAMNet's ``embeddings [B, D, N]``)."""
+        ``tags``, the input's stem tags ``[B, 3, N]`` (with ``probe``, YAMNet's ``embeddings [B, D, N]``;
+        ``fallback=False`` gives the masks as they are, before the probe moves them)."""
         B, _, Fq, N = x_in.shape
         a = self.cond_audio(x_in.reshape(B, 2 * Fq, N))  # [B, H, N]
         if self.cond_tags is not None:
@@ -269,7 +279,7 @@ class CFMHighlighter(nn.Module):
         logits = logits + self.mask_refine(torch.cat([level, logits], dim=1))
         masks = torch.softmax(logits, dim=1)
         power = level.pow(2.0 / self.config.spectral.power)  # linear power [B, 1, F, N]
-        if self.probe is not None:
+        if self.probe is not None and fallback:
             if embeddings is None:
                 raise ValueError("this model has the probe fallback (probe=True): pass YAMNet's embeddings (model.yamnet(audio, N))")
             masks = self.fallback(masks, power, embeddings)
