@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from avremix import __version__
-from avremix import errors
+from avremix import errors, isolation
 from avremix.errors import AvremixError, Terminated, UsageError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a model hub: avremix loads local weights only
@@ -100,7 +100,7 @@ def user_errors(fn):
                 from avremix.pipeline import os_error_line
 
                 _fail(os_error_line(e, e.filename or "avremix"), 1)
-            _fail(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} (rerun with `avremix --debug ...` for the traceback, and please report it)", 3)
+            _fail(errors.internal_error_line(e), 3)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):  # the work is over: a late signal changes nothing
                 signal.signal(sig, signal.SIG_IGN)
@@ -146,9 +146,10 @@ def _clock(done: float, total: float | None) -> str:
 def main(version: bool = typer.Option(False, "--version", help="Print the version and exit."),
          debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks instead of one-line errors (for bug reports).")) -> None:
     global DEBUG
-    DEBUG = debug or DEBUG
+    DEBUG = errors.DEBUG = debug or DEBUG
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _note_signal)
+    isolation.ready()  # a worker's signals, held back while it started, are delivered from here on
     if version:
         typer.echo(f"avremix {__version__}")
         raise typer.Exit()
@@ -189,6 +190,9 @@ def highlight(
 
     The video and every other stream (other audio tracks, subtitles, attachments, chapters, metadata) are copied without re-encoding; only the processed audio stream is replaced.
     """
+    single = len(inputs) == 1 and not inputs[0].is_dir() and not _pattern(inputs[0]) and not output.is_dir() and output.suffix != ""  # -o FILE
+    if isolation.enabled():  # the batch runs in a worker process: a native crash fails one file, not the batch
+        return _isolated(summary, as_json, quiet, single)
     streaming_threads()
     from avremix.engine import EngineConfig
     from avremix.highlight import highlight_many, load_highlighter, loudness_target
@@ -201,7 +205,6 @@ def highlight(
     config.validate()  # a bad option fails once, not once per file
     options = dict(strength=strength, audio_stream=audio_stream, config=config, overwrite=overwrite, context=features, captions=captions, loudness=level)
     batch = _batch(recursive, shard, skip_existing, summary, overwrite, model)
-    single = len(inputs) == 1 and not inputs[0].is_dir() and not _pattern(inputs[0]) and not output.is_dir() and output.suffix != ""  # -o FILE
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("highlight", total=None, clock="")
         on_progress = lambda done, total: bar.update(task, completed=done, total=total, clock=_clock(done, total))
@@ -240,8 +243,27 @@ def _batch(recursive: bool, shard: str | None, skip_existing: bool, summary: Pat
     if skip_existing and overwrite:
         raise UsageError("--skip-existing and --overwrite contradict each other; choose one")
     name = getattr(model, "name", None) if model is not None else None
-    return BatchOptions(recursive=recursive, shard=parse_shard(shard), skip_existing=skip_existing, summary=summary,
-                        meta={"model": name, "version": __version__})
+    options = BatchOptions(recursive=recursive, shard=parse_shard(shard), skip_existing=skip_existing, summary=summary,
+                           meta={"model": name, "version": __version__})
+    pipe = isolation.channel()
+    if pipe is not None:  # a worker: tell the watching process where the batch is
+        options.first = pipe.first
+        options.on_plan = lambda n: pipe.send(plan=n, meta=options.meta)
+        options.on_begin = lambda k, path, final: pipe.send(begin=k, input=path, output=final)
+        options.on_result = lambda k, result: pipe.send(k=k, result=result.to_dict())
+    return options
+
+
+def _isolated(summary: Path | None, as_json: bool, quiet: bool, single: bool) -> None:
+    """The watching side of :mod:`avremix.isolation`: this command line again in a worker; then the report."""
+    from avremix.pipeline import FileResult
+
+    outcome = isolation.supervise(summary=summary)
+    if outcome.exit_code is not None:  # the worker ended the command (it said why), or died outside any file
+        if outcome.message:
+            _fail(outcome.message, outcome.exit_code)
+        raise typer.Exit(outcome.exit_code)
+    _report([FileResult(**r) for r in outcome.results], as_json, quiet, single=single)
 
 
 def _pattern(path: Path) -> bool:
@@ -257,6 +279,8 @@ def _level(loudness: dict | None) -> str:
 
 
 def _report(results, as_json: bool, quiet: bool, single: bool | None = None) -> None:
+    if isolation.channel() is not None:  # a worker: the watching process reports every worker's results
+        return
     failed = [r for r in results if not r.ok]
     skipped = [r for r in results if r.skipped]
     single = len(results) == 1 if single is None else single
@@ -266,6 +290,8 @@ def _report(results, as_json: bool, quiet: bool, single: bool | None = None) -> 
         for r in results:
             if r.ok and not r.skipped:
                 err.print(f"{r.output}: {r.duration:.1f} s of audio in {r.seconds:.1f} s ({r.realtime}× real time), audio {r.audio_codec}{_level(r.loudness)}", highlight=False)
+    for warning in (w for r in results for w in r.warnings):
+        err.print(f"avremix: warning: {warning}", highlight=False, soft_wrap=True)
     for r in failed:
         err.print(f"[bold red]avremix: error:[/] {r.error}", highlight=False, soft_wrap=True)
     if not single or skipped:
@@ -296,12 +322,17 @@ def separate(
 
     The stems sum to the input audio (within -80 dBFS), are full band at its rate and channel layout, and have its length to the sample.
     """
+    from avremix.stems import split_stem_words
+
+    inputs, stems = split_stem_words(inputs, stems)
+    single = len(inputs) == 1 and not inputs[0].is_dir() and not _pattern(inputs[0])
+    if isolation.enabled():  # the batch runs in a worker process: a native crash fails one file, not the batch
+        return _isolated(summary, as_json, quiet, single)
     streaming_threads()
     from avremix.checkpoint import load
     from avremix.engine import EngineConfig
-    from avremix.separate import default_separator, query_picture, separate_many, split_stem_words, stem_names
+    from avremix.separate import default_separator, query_picture, separate_many, stem_names
 
-    inputs, stems = split_stem_words(inputs, stems)
     model = load(model_name or default_separator(stems))  # loaded once for every input
     stem_names(stems, model)  # a bad --stems fails before any file is read
     if query is not None:
@@ -315,7 +346,7 @@ def separate(
         on_file = lambda i, n, path: bar.update(task, description=f"[{i + 1}/{n}] {Path(path).name}", completed=0)
         batch = _batch(recursive, shard, skip_existing, summary, overwrite, model)
         results = separate_many(inputs, output, model, on_file=on_file, on_progress=on_progress, options=batch, **options)
-    _report(results, as_json, quiet, single=len(inputs) == 1 and not inputs[0].is_dir() and not _pattern(inputs[0]))
+    _report(results, as_json, quiet, single=single)
 
 
 @app.command()

@@ -36,6 +36,16 @@ class Terminated(BaseException):
     cleans up as for Ctrl-C; a ``BaseException``, so no ``except Exception`` swallows it."""
 
 
+#: ``avremix --debug``: tracebacks instead of one-line errors (a batch then stops at a bug, to show it)
+DEBUG = False
+
+
+def internal_error_line(e: BaseException) -> str:
+    """One line for an exception that is a bug of avremix's, not the user's doing."""
+    first = str(e).splitlines()[0] if str(e) else ""
+    return f"internal error: {type(e).__name__}: {first} (rerun with `avremix --debug ...` for the traceback, and please report it)"
+
+
 #: The signal that asked the running command to stop (set by the CLI's handlers, which must not import
 #: anything: a signal can land in the middle of an import).
 STOP: int | None = None

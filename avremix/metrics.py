@@ -38,8 +38,8 @@ Loudness (ITU-R BS.1770-4 and EBU R 128's Tech 3341 / 3342):
 
 Speech quality and intelligibility of an estimate against its reference (higher is better):
 
-- ``PESQ-WB`` / ``PESQ-NB``: ITU-T P.862.2 wide band at 16 kHz and P.862 narrow band at 8 kHz (MOS-LQO,
-  P.862.1 mapping; at most 4.64 and 4.55), with the ``pesq`` package.
+- ``PESQ-WB`` / ``PESQ-NB``: ITU-T P.862.2 wide band and P.862 narrow band, both at 16 kHz (MOS-LQO,
+  P.862.1 mapping; at most 4.64 and 4.55), with the ``pesq`` package: its ``pesq(16000, ref, deg, mode)``.
 - ``STOI``: short-time objective intelligibility (Taal et al., IEEE TASLP 2011; extended: Jensen & Taal,
   IEEE TASLP 2016), with ``pystoi``.
 
@@ -306,14 +306,17 @@ def _resample(x: np.ndarray, sample_rate: int, target: int) -> np.ndarray:
 
 def pesq_scores(estimate: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict[str, float]:
     """PESQ (MOS-LQO) of ``estimate`` against ``reference``, both mixed down to mono: ``PESQ-WB`` is ITU-T
-    P.862.2 wide band on the signals resampled to 16 kHz, ``PESQ-NB`` P.862 narrow band (P.862.1 mapping)
-    at 8 kHz; computed with the ``pesq`` package. A mode whose computation fails (no utterance found,
-    shorter than 1/4 s, silent signals) scores NaN."""
+    P.862.2 wide band, ``PESQ-NB`` P.862 narrow band (P.862.1 mapping), both on the signals resampled to
+    16 kHz (narrow band at 8 kHz for audio below 16 kHz), computed with the ``pesq`` package: the values of
+    its ``pesq(16000, ref, deg, 'nb')`` and ``'wb'``, which its README gives as 1.6072 and 1.0832 for its
+    example pair. (Narrow band at 8 kHz, which avremix computed before 0.15, reads 1.6657 on that pair: P.862
+    filters a 16 kHz signal to the telephone band itself.) A mode whose computation fails (no utterance
+    found, shorter than 1/4 s, silent signals) scores NaN."""
     from pesq import pesq  # evaluation-only dependency
 
     est, ref = _mono(estimate), _mono(reference)
     scores = {}
-    for name, rate, mode in (("PESQ-WB", 16000, "wb"), ("PESQ-NB", 8000, "nb")):
+    for name, rate, mode in (("PESQ-WB", 16000, "wb"), ("PESQ-NB", 8000 if sample_rate < 16000 else 16000, "nb")):
         try:
             with np.errstate(divide="ignore", invalid="ignore"):
                 value = pesq(rate, _resample(ref, sample_rate, rate), _resample(est, sample_rate, rate), mode)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avremix import errors
 from avremix.engine import ChunkModel, Engine, EngineConfig
 from avremix.errors import AvremixError, MediaError, UsageError, check_stop
 from avremix.features.context import ContextFeatures
@@ -61,6 +62,7 @@ class FileResult:
     skipped: bool = False  # --skip-existing found its output
     exit_code: int | None = None  # of a failure: 2 for a usage error, 1 otherwise
     loudness: dict | None = None  # highlight --loudness: target, before, after (LUFS), gain_db, peak_limited
+    warnings: list[str] = field(default_factory=list)  # what went through but deserves a look (damage decoded past)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,7 +87,7 @@ class Source:
         duration = samples / self.decoder.sample_rate
         return {"duration": round(duration, 3), "seconds": round(elapsed, 3),
                 "realtime": round(duration / elapsed, 1) if elapsed > 0 else None,
-                "sample_rate": self.decoder.sample_rate, "channels": self.decoder.channels}
+                "sample_rate": self.decoder.sample_rate, "channels": self.decoder.channels, "warnings": list(self.decoder.warnings)}
 
 
 def open_source(path: str | os.PathLike, audio_stream: int | None = None) -> Source:
@@ -203,6 +205,13 @@ class BatchOptions:
     skip_existing: bool = False
     summary: str | os.PathLike | None = None  # JSON lines, appended
     meta: dict = field(default_factory=dict)  # written into every summary line (model, version)
+    # a worker process (``avremix.isolation``): the planned files before ``first`` were done by an earlier
+    # worker; ``on_plan(n)``, ``on_begin(k, input, output)`` and ``on_result(k, result)`` (k None for an input that
+    # gave no file) tell the watching process where the batch is
+    first: int = 0
+    on_plan: Callable[[int], None] | None = None
+    on_begin: Callable[[int, str, str], None] | None = None  # (k, input, the output it writes)
+    on_result: Callable[[int | None, "FileResult"], None] | None = None
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -296,10 +305,18 @@ def run_many(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, run
             line = {key: getattr(result, key) for key in ("input", "output", "ok", "skipped", "error", "seconds", "realtime", "duration")}
             summary.write(json.dumps({**line, **options.meta}) + "\n")
 
+    if options.first:  # an earlier worker reported the inputs that gave no file
+        results = []
+    if options.on_plan is not None:
+        options.on_plan(len(plan))
     try:
         for result in results:  # inputs that gave no file (an empty folder, a pattern matching nothing)
             record(result)
+            if options.on_result is not None:
+                options.on_result(None, result)
         for k, (job, folder, final) in enumerate(plan):
+            if k < options.first:
+                continue
             check_stop()
             if on_file is not None:
                 on_file(k, len(plan), str(job.input))
@@ -309,10 +326,14 @@ def run_many(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, run
             elif options.skip_existing and os.path.lexists(final):
                 result = FileResult(input=str(job.input), output=str(final), skipped=True)
             else:
+                if options.on_begin is not None:
+                    options.on_begin(k, str(job.input), str(final))
                 result = _run_one(run_one, job.input, folder, final, made=not folder.exists())
             result.seconds = result.seconds if result.seconds is not None else round(time.perf_counter() - started, 3)
             results.append(result)
             record(result)
+            if options.on_result is not None:
+                options.on_result(k, result)
     finally:
         if summary is not None:
             summary.close()
@@ -328,6 +349,10 @@ def _run_one(run_one: Callable[[Path, Path], FileResult], path: Path, folder: Pa
         error, code = str(e), e.exit_code
     except OSError as e:
         error, code = os_error_line(e, final), 1
+    except Exception as e:  # a bug met on this file: the others go on (with --debug it stops here, traceback and all)
+        if errors.DEBUG:
+            raise
+        error, code = f"{path}: {errors.internal_error_line(e)}", 3
     if made:
         for parent in (folder, *folder.parents):
             try:

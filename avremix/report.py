@@ -97,19 +97,27 @@ def spectrogram_png(audio: np.ndarray, sample_rate: int, title: str, seconds: fl
     spec = torch.stft(x, N_FFT, HOP, window=window, return_complex=True).abs() / (window.sum() / 2)  # full-scale sine -> 1
     db = 20 * torch.log10(spec.clamp_min(1e-9)).numpy()
     fig, ax = plt.subplots(figsize=(7.5, 2.2))
-    ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=FLOOR_DB, vmax=0.0,
-              extent=(0.0, db.shape[1] * HOP / SPEC_RATE, 0.0, SPEC_RATE / 2000))
+    image = ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=FLOOR_DB, vmax=0.0,
+                      extent=(0.0, db.shape[1] * HOP / SPEC_RATE, 0.0, SPEC_RATE / 2000))
     ax.set_xlim(0, seconds)
     ax.set_ylabel("kHz")
+    ax.set_xlabel("s")
     ax.set_title(title, fontsize=9, loc="left")
+    fig.colorbar(image, ax=ax, pad=0.01, fraction=0.04).set_label("dBFS", fontsize=8)  # what the colours say
     fig.tight_layout()
     uri = _image(fig, jpeg=True)
     plt.close(fig)
     return uri
 
 
-def loudness_png(curves: list[tuple[str, np.ndarray, int]], seconds: float) -> str:
-    """Short-term loudness (LUFS) over time of each ``(label, audio, rate)``, as a data URI."""
+#: line styles of the loudness plot, by the track a line is of: colour and dash tell them apart in print too
+LINE_STYLES = {"input": ("#7f7f7f", "-"), "output": ("#1f77b4", "-"), "reference": ("#d62728", "--")}
+
+
+def loudness_figure(curves: list[tuple[str, np.ndarray, int]], seconds: float):
+    """The figure of short-term loudness (LUFS, 3 s) over time of each ``(label, audio, rate)``: one line
+    per track, and a legend beside the plot that names every line (a track that is silent throughout
+    has no line, and its legend entry says so)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,13 +128,25 @@ def loudness_png(curves: list[tuple[str, np.ndarray, int]], seconds: float) -> s
     fig, ax = plt.subplots(figsize=(7.5, 2.2))
     for label, audio, rate in curves:
         t, lufs = short_term_loudness(audio, rate)
-        ax.plot(t, np.where(np.isfinite(lufs), lufs, np.nan), label=label, lw=1.3)
+        colour, dash = LINE_STYLES.get(label.split(":")[0], (None, "-"))
+        finite = np.isfinite(lufs)
+        name = label if finite.any() else f"{label} (silent)"
+        ax.plot(t, np.where(finite, lufs, np.nan), label=name, lw=1.4, color=colour, linestyle=dash)
     ax.set_xlim(0, seconds)
     ax.set_ylabel("LUFS (3 s)")
     ax.set_xlabel("s")
+    ax.set_title("short-term loudness", fontsize=9, loc="left")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
     fig.tight_layout()
+    return fig
+
+
+def loudness_png(curves: list[tuple[str, np.ndarray, int]], seconds: float) -> str:
+    """:func:`loudness_figure` as a data URI."""
+    import matplotlib.pyplot as plt
+
+    fig = loudness_figure(curves, seconds)
     uri = _image(fig)
     plt.close(fig)
     return uri
@@ -210,6 +230,8 @@ document.querySelectorAll('table.sortable th').forEach(th => th.addEventListener
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { overflow-wrap: anywhere; }
+p { overflow-wrap: anywhere; }
 table { border-collapse: collapse; font-size: 12px; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
 th { background: #eee; cursor: pointer; position: sticky; top: 0; }
@@ -217,9 +239,10 @@ th[data-dir=asc]::after { content: ' ▲'; } th[data-dir=desc]::after { content:
 td:first-child, td:nth-child(2) { text-align: left; }
 tr.mean td { background: #f4f8ff; font-weight: 600; }
 .clip { border-top: 2px solid #888; margin-top: 2em; }
-.grid { display: grid; grid-template-columns: repeat(2, 690px); gap: 0.6em; }
-.track img, .loudness img { display: block; width: 675px; }
-audio { width: 675px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 380px), 1fr)); gap: 0.6em; max-width: 1400px; }
+.track { min-width: 0; }
+.track img, .loudness img { display: block; width: 100%; height: auto; }
+audio { width: 100%; }
 .notes { color: #a33; font-size: 13px; }
 .scroll { overflow-x: auto; max-height: 40em; }
 """

@@ -28,28 +28,11 @@ from avremix.features.context import context_for
 from avremix.media import MediaWriter, probe
 from avremix.media.writer import AudioCodec, mux_tracks
 from avremix.pipeline import BatchOptions, FileResult, Progress, open_source, processed, run_many
+from avremix.stems import ONSCREEN_STEMS, STEM_HELP, STEM_NAMES, split_stem_words  # noqa: F401 (split_stem_words: part of this facade)
 
-#: what --stems accepts → the stem's name
-STEM_NAMES = {"dx": "dialogue", "fx": "effects", "mx": "music", "dialogue": "dialogue", "effects": "effects", "music": "music",
-              "on": "on", "off": "off"}
 TITLES = {"dialogue": "Dialogue", "effects": "Effects", "music": "Music", "on": "On screen", "off": "Off screen"}
-ONSCREEN_STEMS = ("on", "off")
-STEM_HELP = "use dx (dialogue), fx (effects) and mx (music), or on and off (on screen, off screen: separate-onscreen)"
 FORMATS = {"flac": AudioCodec("flac", ("-sample_fmt", "s32")), "wav": AudioCodec("pcm_s24le")}  # 24 bits
-
-
-def split_stem_words(inputs: list[Path], stems: list[str] | None) -> tuple[list[Path], list[str]]:
-    """``--stems dx fx mx``: the shell gives ``fx`` and ``mx`` to the inputs; take back the words after
-    ``--stems`` that are stem names and no file. ``dx,fx`` works too; no ``--stems`` (``[]``) means every
-    stem of the model."""
-    if not stems:
-        return inputs, []
-    words = [w for s in stems for w in s.replace(",", " ").split()]
-    files = [p for p in inputs if not (str(p).lower() in STEM_NAMES and not p.exists())]
-    words += [str(p) for p in inputs if p not in files]
-    if not files:
-        raise UsageError("no input file given (the words after --stems are stem names)")
-    return files, words
+FLAC_MAX_CHANNELS = 8
 
 
 def default_separator(stems: list[str]) -> str:
@@ -123,6 +106,10 @@ def separate_file(
     try:
         index = {name: k for k, name in enumerate(model.stems)}
         ext = "flac" if mux else fmt
+        warnings = []
+        if ext == "flac" and decoder.channels > FLAC_MAX_CHANNELS:
+            ext = "wav"  # FLAC holds at most 8 channels; 24-bit PCM holds them all, in WAV and in Matroska
+            warnings.append(f"{input_path}: FLAC holds at most {FLAC_MAX_CHANNELS} channels; the {decoder.channels}-channel stems are 24-bit WAV")
         with ExitStack() as stack:
             writers = {name: stack.enter_context(MediaWriter(work / f"{name}.{ext}", decoder.sample_rate, decoder.channels,
                                                              layout=decoder.layout, codec=FORMATS[ext])) for name in names}
@@ -132,20 +119,22 @@ def separate_file(
                     writer.write(block[index[name]])
         samples = writers[names[0]].samples_written
         if mux:
-            tracks = [(work / f"{name}.flac", TITLES[name]) for name in names]
+            tracks = [(work / f"{name}.{ext}", TITLES[name]) for name in names]
             mux_tracks(source.info, decoder.stream_info, tracks, work / "muxed.mkv", offset=source.offset)
             _replace(work / "muxed.mkv", target)
             outputs = {name: str(target) for name in names}
         else:
             _replace(work, target)
             work = None
-            outputs = {name: str(target / f"{name}.{fmt}") for name in names}
+            outputs = {name: str(target / f"{name}.{ext}") for name in names}
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
     streams = [f"{s.index}:{s.type}:{s.codec}" for s in probe(target).streams] if mux else []
-    return FileResult(input=os.fspath(input_path), output=str(target), audio_codec=FORMATS["flac" if mux else fmt].encoder,
-                      streams=streams, outputs=outputs, **source.timing(samples))
+    result = FileResult(input=os.fspath(input_path), output=str(target), audio_codec=FORMATS[ext].encoder,
+                        streams=streams, outputs=outputs, **source.timing(samples))
+    result.warnings += warnings
+    return result
 
 
 def query_picture(query: str | os.PathLike, model: ChunkModel):

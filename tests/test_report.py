@@ -8,7 +8,9 @@ import subprocess
 
 import pytest
 
-from avremix.report import write_report
+import numpy as np
+
+from avremix.report import loudness_figure, write_report
 from avremix.scoring import score_outputs, write_run
 from tests.conftest import run_cli
 
@@ -95,3 +97,53 @@ def test_cli_report_errors_and_overwrite(run, tmp_path):
     wrong = run_cli("report", run, "-o", tmp_path / "x.txt")
     assert wrong.returncode == 2 and "ending in .html" in wrong.stderr
     assert not (tmp_path / "x.html").exists() and not (tmp_path / "x.txt").exists()
+
+
+WIDTH_CHECK = """<script>
+window.addEventListener('load', () => setTimeout(() => {
+  const right = [...document.querySelectorAll('img, audio, .scroll, h1, p, .track')].map(e => e.getBoundingClientRect().right);
+  const r = {inner: window.innerWidth, scroll: document.documentElement.scrollWidth, right: Math.max(...right),
+             images: [...document.images].map(i => Math.round(i.getBoundingClientRect().width))};
+  const pre = document.createElement('pre'); pre.id = 'avremix-width'; pre.textContent = JSON.stringify(r); document.body.appendChild(pre);
+}, 300));
+</script></body>"""
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_page_fits_the_window_it_is_opened_in(run, tmp_path, width):
+    """No horizontal scrolling at 1280 px (a laptop) or 800 px: every picture, player and heading inside the
+    window (the metric table scrolls in its own box); at 1280 px the pictures stand two a row."""
+    page = write_report(run, tmp_path / "report.html")
+    checked = page.with_name("width.html")
+    checked.write_text(page.read_text().replace("</body>", WIDTH_CHECK))
+    proc = browser(f"--window-size={width},900", "--virtual-time-budget=10000", "--dump-dom", checked.as_uri())
+    found = re.search(r'<pre id="avremix-width">([^<]*)</pre>', proc.stdout)
+    assert found, proc.stderr[-2000:]
+    r = json.loads(found.group(1))
+    assert r["inner"] == width and r["scroll"] <= width and r["right"] <= width, r
+    images = [w for w in r["images"] if w > 0]
+    assert images and all(w >= 300 for w in images), r  # shrunk to fit, not to nothing
+    if width == 1280:
+        assert max(images) < width / 2, r  # two a row
+
+
+def test_loudness_plot_names_every_line():
+    """The legend names each line (input, output, reference; a silent track says it is silent), sits
+    inside the picture, and the lines differ in colour and dash."""
+    import matplotlib.pyplot as plt
+
+    rate = 16000
+    t = np.arange(8 * rate) / rate
+    tone = 0.1 * np.sin(2 * np.pi * 440 * t)[None]
+    fig = loudness_figure([("input", tone, rate), ("output", 0.5 * tone, rate), ("reference", np.zeros_like(tone), rate)], 8.0)
+    try:
+        ax = fig.axes[0]
+        legend = ax.get_legend()
+        assert [x.get_text() for x in legend.get_texts()] == ["input", "output", "reference (silent)"]
+        fig.canvas.draw()
+        box, page = legend.get_window_extent(), fig.bbox
+        assert box.x0 >= page.x0 and box.x1 <= page.x1 and box.y0 >= page.y0 and box.y1 <= page.y1
+        styles = {(line.get_color(), line.get_linestyle()) for line in ax.get_lines()}
+        assert len(styles) == 3
+    finally:
+        plt.close(fig)

@@ -13,7 +13,7 @@ from avremix.errors import MediaError
 #: Extensions of audio-only containers avremix reads and writes.
 AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus"}
 #: Extensions of video containers avremix reads and writes.
-VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".webm", ".m4v"}
+VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".webm", ".m4v", ".ts", ".m2ts", ".mts"}  # the last three: MPEG transport streams (broadcast captures, AVCHD)
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class StreamInfo:
     title: str | None = None
     default: bool = False
     duration: float | None = None  # seconds, when the container says
+    start: float | None = None  # first timestamp of the stream (seconds, container clock), when the container says
+    end: float | None = None  # where the container says the stream ends (seconds, container clock)
     # audio
     sample_rate: int | None = None
     channels: int | None = None
@@ -122,11 +124,15 @@ def _codec_name(stream) -> str | None:
 
 def _stream_info(stream) -> StreamInfo:
     meta = {k.lower(): v for k, v in stream.metadata.items()}
-    duration = None
+    duration = end = None
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base is not None else None
     if stream.duration is not None and stream.time_base is not None:
         duration = float(stream.duration * stream.time_base)
+        end = (start or 0.0) + duration
     elif "duration" in meta:  # Matroska keeps per-stream lengths as a tag, e.g. "00:00:05.000000000"
-        duration = _parse_clock(meta["duration"])
+        # ffmpeg's muxer writes the stream's end time there (5.5 for audio from 1.5 to 5.5 s); read as the
+        # end, it never calls a stream that starts late short
+        duration = end = _parse_clock(meta["duration"])
     disposition = int(stream.disposition)
     common = dict(
         index=stream.index,
@@ -136,6 +142,8 @@ def _stream_info(stream) -> StreamInfo:
         title=meta.get("title"),
         default=bool(disposition & int(av.stream.Disposition.default)),
         duration=duration,
+        start=start,
+        end=end,
     )
     if stream.type == "audio":
         cc = stream.codec_context

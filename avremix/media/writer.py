@@ -33,7 +33,8 @@ LOSSLESS_CODECS = {"flac", "alac", "wavpack", "tta", "truehd", "mlp"} | {
     f"pcm_{s}" for s in ("s16le", "s16be", "s24le", "s24be", "s32le", "s32be", "f32le", "f32be", "f64le", "u8", "s8")
 }
 # Codecs we re-encode with the same encoder when the input used them (lossy, but keeps the user's choice).
-_SAME_CODEC_ENCODERS = {"aac": "aac", "opus": "libopus", "vorbis": "libvorbis", "mp3": "libmp3lame", "ac3": "ac3", "eac3": "eac3"}
+_SAME_CODEC_ENCODERS = {"aac": "aac", "opus": "libopus", "vorbis": "libvorbis", "mp3": "libmp3lame", "ac3": "ac3", "eac3": "eac3", "mp2": "mp2"}
+_TS_CODECS = {"aac", "mp2", "mp3", "ac3", "eac3"}  # what MPEG-TS players expect
 _LOSSLESS_ENCODERS = {"truehd": "flac", "mlp": "flac", "wavpack": "flac", "tta": "flac"}  # no encoder in ffmpeg: FLAC keeps it lossless
 
 
@@ -73,6 +74,7 @@ def choose_audio_codec(output: str | os.PathLike, source: StreamInfo | None, cha
     - ``.mp4/.m4v/.mov/.m4a``: AAC (ALAC/FLAC/PCM kept when the source was lossless);
     - ``.mkv``: the source's codec when ffmpeg can encode it, else AAC;
     - ``.webm``: Opus (Vorbis when the source was Vorbis);
+    - ``.ts/.m2ts/.mts``: the source's codec when it is MP2, AAC, MP3, AC-3 or E-AC-3, else AAC;
     - ``.wav``: PCM at the source's bit depth; ``.flac``: FLAC; ``.mp3``: MP3; ``.ogg/.opus``: Opus.
     """
     ext = Path(output).suffix.lower()
@@ -89,6 +91,9 @@ def choose_audio_codec(output: str | os.PathLike, source: StreamInfo | None, cha
         if codec == "vorbis":
             return AudioCodec("libvorbis", ("-b", _bitrate(source, channels)))
         return AudioCodec("libopus", ("-b", _bitrate(source, channels)))
+    if ext in (".ts", ".m2ts", ".mts"):  # broadcast: the source's codec when TS carries it (MP2, AAC, AC-3), else AAC
+        encoder = _SAME_CODEC_ENCODERS[codec] if codec in _TS_CODECS else "aac"
+        return AudioCodec(encoder, ("-b", _bitrate(source, channels)))
     if ext == ".m4a":  # the iPod/M4A muxer holds AAC and ALAC
         return AudioCodec("alac") if codec in LOSSLESS_CODECS else AudioCodec("aac", ("-b", _bitrate(source, channels)))
     if codec in LOSSLESS_CODECS:
@@ -204,8 +209,6 @@ class MediaWriter:
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
         if self.source is not None:
             cmd += ["-i", self.source.path]
-            if self.offset:
-                cmd += ["-itsoffset", f"{self.offset:.6f}"]
         cmd += [*raw, "-i", "pipe:0"]
         maps, k = self._stream_maps()
         cmd += maps
@@ -218,6 +221,10 @@ class MediaWriter:
                 if self.replace is not None:
                     cmd += [f"-disposition:{k}", "default" if self.replace.default else "0"]
                 cmd += self._subtitle_conversions()
+        if self.offset and self.output.suffix.lower() not in AUDIO_EXTENSIONS:
+            # the new audio starts where the source's did (audio that starts after the picture); -itsoffset
+            # on a raw input that is encoded is not applied by ffmpeg 7-9, a timestamp filter is
+            cmd += [f"-filter:{k}", f"asetpts=PTS+{self.offset:.6f}/TB"]
         cmd += [f"-c:{k}", self.codec.encoder]
         for name, value in zip(self.codec.options[::2], self.codec.options[1::2]):
             cmd += [f"{name}:{k}", value]  # per-stream option, e.g. -b:1 192k
@@ -354,7 +361,7 @@ def _explain(message: str) -> str:
 def _muxer_for(path: Path) -> str:
     return {
         ".mp4": "mp4", ".m4v": "mp4", ".m4a": "ipod", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
-        ".wav": "wav", ".flac": "flac", ".mp3": "mp3", ".ogg": "ogg", ".opus": "opus",
+        ".wav": "wav", ".flac": "flac", ".mp3": "mp3", ".ogg": "ogg", ".opus": "opus", ".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts",
     }[path.suffix.lower()]
 
 
