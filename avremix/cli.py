@@ -256,7 +256,7 @@ def _batch(recursive: bool, shard: str | None, skip_existing: bool, summary: Pat
 
 def _isolated(summary: Path | None, as_json: bool, quiet: bool, single: bool) -> None:
     """The watching side of :mod:`avremix.isolation`: this command line again in a worker; then the report."""
-    from avremix.pipeline import FileResult
+    from avremix.result import FileResult  # not avremix.pipeline: this process never imports torch
 
     outcome = isolation.supervise(summary=summary)
     if outcome.exit_code is not None:  # the worker ended the command (it said why), or died outside any file
@@ -567,6 +567,8 @@ def probe(
     typer.echo(f"{info.path}: {info.container}, {info.duration or 0:.2f} s, {len(info.streams)} streams, {info.chapters} chapters")
     for s in info.streams:
         detail = {"audio": f"{s.sample_rate} Hz {s.layout} {s.sample_format}", "video": f"{s.width}x{s.height} {s.fps or 0:.3f} fps"}.get(s.type, "")
+        if s.type in ("audio", "video") and s.start is not None and abs(s.start - info.start_time) > 0.01:
+            detail += f" from {s.start - info.start_time:.2f} s"  # starts after the file does (audio after the picture)
         tags = " ".join(t for t in (f"lang={s.language}" if s.language else "", f"title={s.title!r}" if s.title else "", "default" if s.default else "") if t)
         mark = "  <- processed" if s.index == chosen else ""
         typer.echo(f"  #{s.index} {s.type:<10} {s.codec or '?':<10} {detail} {tags}{mark}".rstrip())

@@ -239,7 +239,8 @@ th[data-dir=asc]::after { content: ' ▲'; } th[data-dir=desc]::after { content:
 td:first-child, td:nth-child(2) { text-align: left; }
 tr.mean td { background: #f4f8ff; font-weight: 600; }
 .clip { border-top: 2px solid #888; margin-top: 2em; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 380px), 1fr)); gap: 0.6em; max-width: 1400px; }
+.grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 0.6em; max-width: 1400px; }
+@media (max-width: 700px) { .grid { grid-template-columns: minmax(0, 1fr); } }
 .track { min-width: 0; }
 .track img, .loudness img { display: block; width: 100%; height: auto; }
 audio { width: 100%; }

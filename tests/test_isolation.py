@@ -98,3 +98,12 @@ def test_usage_errors_still_stop_before_any_file(batch, tmp_path):
     """An error the worker finds before the first file (an unknown model) is the command's, said once."""
     proc = subprocess.run([*CLI, "highlight", batch, "-o", tmp_path / "out", "-m", "no-such-model"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and "no-such-model" in proc.stderr
+
+
+def test_the_watching_process_stays_light():
+    """What the watching process imports (the command line, the isolation, a file's result, the --stems
+    words) pulls in neither torch nor a media library: a worker costs one Python start-up, not two model loads."""
+    code = ("import sys, avremix.cli, avremix.isolation, avremix.result, avremix.stems; "
+            "print(sorted(m for m in ('torch', 'av', 'numpy', 'avremix.pipeline') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"

@@ -88,6 +88,7 @@ def test_the_zoo_is_what_it_says(zoo):
         x, rate = read_audio(zoo / name)
         peaks = [np.argmax(np.abs(np.fft.rfft(ch[:rate]))) for ch in x]
         assert peaks == [200 + 100 * c for c in range(len(x))] and np.abs(x).max(axis=1) == pytest.approx(0.2, abs=0.002), name
+    assert "48000 Hz stereo fltp from 1.50 s   <- processed" in run_cli("probe", zoo / "late.mkv", check=True).stdout  # probe says so
     gap, _ = read_audio(zoo / "gap.mkv")  # the gap decodes as silence where it is
     assert gap.shape[1] == pytest.approx(6 * 48000, abs=480) and np.abs(gap[:, int(2.1 * 48000) : int(2.9 * 48000)]).max() == 0
 
@@ -116,6 +117,7 @@ def test_zoo_copied_at_strength_0(zoo, tmp_path):
         _check_copy(zoo / name, out / name, lossless=name in LOSSLESS)
         if name in LOSSLESS:
             np.testing.assert_array_equal(read_audio(out / name)[0], read_audio(zoo / name)[0])
+    assert [s.attached_pic for s in probe(out / "cover.mp3").streams if s.type == "video"] == [True]  # the cover art is kept
 
 
 def test_zoo_highlighted_by_the_default_model(zoo, tmp_path):
@@ -155,3 +157,20 @@ def test_zoo_separated(zoo, tmp_path):
         assert all(Path(r["outputs"][stem]).suffix == (".wav" if x.shape[0] > 8 else ".flac") for stem in r["outputs"])  # FLAC: 8 channels at most
         assert all(s.shape == x.shape for s in stems), name
         assert np.abs(sum(stems) - x).max() < 1e-3, name  # 24-bit stems sum to the input
+
+
+@pytest.mark.slow
+def test_a_long_low_rate_file_streams(tmp_path):
+    """20 minutes of 8 kHz mono MP3 under a 1 fps picture, through both commands: the lengths to the
+    sample, and memory that stays far below the audio's whole length in float32 times the stems."""
+    import resource
+
+    src = tmp_path / "phone.mkv"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=1:d=1200",
+                    "-f", "lavfi", "-i", tone(1, 8000, 1200) + ":c=mono", "-c:v", "mpeg4", "-c:a", "libmp3lame", str(src)], check=True)
+    x, rate = read_audio(src)
+    run_cli("highlight", src, "-o", tmp_path / "out.mkv", "-q", check=True)
+    run_cli("separate", src, "-o", tmp_path / "stems", "--stems", "dx", "-q", check=True)
+    assert read_audio(tmp_path / "stems" / "phone" / "dialogue.flac")[0].shape == x.shape
+    assert abs(read_audio(tmp_path / "out.mkv")[0].shape[1] - x.shape[1]) <= 1152 * 2
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 2_000_000  # KB: the workers' peak

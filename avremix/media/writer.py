@@ -35,6 +35,7 @@ LOSSLESS_CODECS = {"flac", "alac", "wavpack", "tta", "truehd", "mlp"} | {
 # Codecs we re-encode with the same encoder when the input used them (lossy, but keeps the user's choice).
 _SAME_CODEC_ENCODERS = {"aac": "aac", "opus": "libopus", "vorbis": "libvorbis", "mp3": "libmp3lame", "ac3": "ac3", "eac3": "eac3", "mp2": "mp2"}
 _TS_CODECS = {"aac", "mp2", "mp3", "ac3", "eac3"}  # what MPEG-TS players expect
+COVER_ART_EXTENSIONS = {".mp3", ".m4a", ".flac"}  # audio files that carry a cover picture, kept from the source
 _LOSSLESS_ENCODERS = {"truehd": "flac", "mlp": "flac", "wavpack": "flac", "tta": "flac"}  # no encoder in ffmpeg: FLAC keeps it lossless
 
 
@@ -178,7 +179,11 @@ class MediaWriter:
         """``-map`` arguments keeping the source's stream order; returns them and the new audio's output index."""
         audio_only_output = self.output.suffix.lower() in AUDIO_EXTENSIONS
         if self.source is None or audio_only_output:
-            return ["-map", "1:a:0" if self.source is not None else "0:a:0"], 0
+            args = ["-map", "1:a:0" if self.source is not None else "0:a:0"]
+            if self.source is not None and self.output.suffix.lower() in COVER_ART_EXTENSIONS:  # cover art stays
+                for cover in (s for s in self.source.streams if s.attached_pic):
+                    args += ["-map", f"0:{cover.index}", "-c:v", "copy", "-disposition:v", "attached_pic"]
+            return args, 0
         args: list[str] = []
         new_index = -1
         for out_index, s in enumerate(self.source.streams):
