@@ -249,7 +249,7 @@ def _batch(recursive: bool, shard: str | None, skip_existing: bool, summary: Pat
     if pipe is not None:  # a worker: tell the watching process where the batch is
         options.first = pipe.first
         options.on_plan = lambda n: pipe.send(plan=n, meta=options.meta)
-        options.on_begin = lambda k, path, final: pipe.send(begin=k, input=path, output=final)
+        options.on_begin = lambda k, path, final, made: pipe.send(begin=k, input=path, output=final, made=made)
         options.on_result = lambda k, result: pipe.send(k=k, result=result.to_dict())
     return options
 

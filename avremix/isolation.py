@@ -119,9 +119,9 @@ def supervise(argv: list[str] | None = None, summary: str | os.PathLike | None =
                 if report.code < 0 and not report.stopped:  # it died outside any file: nobody said why yet
                     outcome.message = crash_line("avremix", report.code).replace(" on this file", " outside any file")
             break
-        k, path, output = report.current
+        k, path, output, made = report.current
         if output:
-            remove_partial(Path(output))
+            remove_partial(Path(output), made)
         result = {"input": path, "output": None, "ok": False, "error": crash_line(path, report.code), "exit_code": 1}
         by_index[k] = result
         if summary:
@@ -135,10 +135,10 @@ def supervise(argv: list[str] | None = None, summary: str | os.PathLike | None =
     return outcome
 
 
-def remove_partial(output: Path) -> None:
+def remove_partial(output: Path, made: bool = False) -> None:
     """What a worker that died while writing ``output`` left: the hidden temporary file (or stems folder)
     beside it, which is renamed into place only when complete (``.NAME.*.part.EXT``, ``.NAME.part-*``),
-    and the output's folder when that is left empty."""
+    and, when it was ``made`` for this output, the output's folder if that is left empty."""
     import shutil
 
     folder = output.parent
@@ -148,10 +148,11 @@ def remove_partial(output: Path) -> None:
         if name.startswith(f".{output.stem}.") and (".part." in name or ".part-" in name):
             target = folder / name
             shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
-    try:
-        folder.rmdir()  # only while empty: the folder made for this output
-    except OSError:
-        pass
+    if made:
+        try:
+            folder.rmdir()  # only while empty
+        except OSError:
+            pass
 
 
 @dataclass
@@ -159,7 +160,7 @@ class _Report:
     results: list = field(default_factory=list)  # (plan index or None, result dict)
     planned: int | None = None
     meta: dict = field(default_factory=dict)
-    current: tuple[int, str, str | None] | None = None  # the file begun and not finished: (k, input, output)
+    current: tuple[int, str, str | None, bool] | None = None  # the file begun and not finished: (k, input, output, folder made for it)
     code: int = 0
     stopped: bool = False  # a signal was passed on: the worker's exit is the command's
 
@@ -190,7 +191,7 @@ def _run_worker(argv: list[str], first: int) -> _Report:
                 if "plan" in message:
                     report.planned, report.meta = message["plan"], message.get("meta", {})
                 elif "begin" in message:
-                    report.current = (message["begin"], message["input"], message.get("output"))
+                    report.current = (message["begin"], message["input"], message.get("output"), bool(message.get("made")))
                 elif "result" in message:
                     report.results.append((message.get("k"), message["result"]))
                     if report.current is not None and report.current[0] == message.get("k"):

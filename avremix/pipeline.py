@@ -182,11 +182,11 @@ class BatchOptions:
     summary: str | os.PathLike | None = None  # JSON lines, appended
     meta: dict = field(default_factory=dict)  # written into every summary line (model, version)
     # a worker process (``avremix.isolation``): the planned files before ``first`` were done by an earlier
-    # worker; ``on_plan(n)``, ``on_begin(k, input, output)`` and ``on_result(k, result)`` (k None for an input that
+    # worker; ``on_plan(n)``, ``on_begin(k, input, output, made)`` (made: its folder is made for it) and ``on_result(k, result)`` (k None for an input that
     # gave no file) tell the watching process where the batch is
     first: int = 0
     on_plan: Callable[[int], None] | None = None
-    on_begin: Callable[[int, str, str], None] | None = None  # (k, input, the output it writes)
+    on_begin: Callable[[int, str, str, bool], None] | None = None
     on_result: Callable[[int | None, "FileResult"], None] | None = None
 
 
@@ -302,9 +302,10 @@ def run_many(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, run
             elif options.skip_existing and os.path.lexists(final):
                 result = FileResult(input=str(job.input), output=str(final), skipped=True)
             else:
+                made = not folder.exists()
                 if options.on_begin is not None:
-                    options.on_begin(k, str(job.input), str(final))
-                result = _run_one(run_one, job.input, folder, final, made=not folder.exists())
+                    options.on_begin(k, str(job.input), str(final), made)
+                result = _run_one(run_one, job.input, folder, final, made=made)
             result.seconds = result.seconds if result.seconds is not None else round(time.perf_counter() - started, 3)
             results.append(result)
             record(result)

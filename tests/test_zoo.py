@@ -174,3 +174,10 @@ def test_a_long_low_rate_file_streams(tmp_path):
     assert read_audio(tmp_path / "stems" / "phone" / "dialogue.flac")[0].shape == x.shape
     assert abs(read_audio(tmp_path / "out.mkv")[0].shape[1] - x.shape[1]) <= 1152 * 2
     assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 2_000_000  # KB: the workers' peak
+
+
+def test_stems_muxed_at_the_audio_s_own_start(zoo, tmp_path):
+    """``separate --mux`` of audio that starts 1.5 s after the picture: every stem track starts at 1.5 s too."""
+    run_cli("separate", zoo / "late.mkv", "-o", tmp_path, "--mux", "-q", check=True)
+    audio = probe(tmp_path / "late.mkv").audio_streams
+    assert len(audio) == 4 and all(s.start == pytest.approx(1.5, abs=0.001) for s in audio), audio
