@@ -1,3 +1,3 @@
 """avremix: remix the soundtrack of videos using what is on screen."""
 
-__version__ = "0.14.0"
+__version__ = "0.15.0"

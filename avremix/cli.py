@@ -188,7 +188,9 @@ def highlight(
 ) -> None:
     """Rebalance speech, music and effects of a soundtrack to match the picture.
 
-    The video and every other stream (other audio tracks, subtitles, attachments, chapters, metadata) are copied without re-encoding; only the processed audio stream is replaced.
+    The video and every other stream (other audio tracks, subtitles, attachments, chapters, metadata) are copied without re-encoding; only the processed audio stream is replaced, at the same timestamps (audio that starts after the picture starts there again).
+
+    Files run in a worker process: one that crashes a decoder or an encoder fails alone, and the batch goes on (AVREMIX_ISOLATE=0 runs them in this process).
     """
     single = len(inputs) == 1 and not inputs[0].is_dir() and not _pattern(inputs[0]) and not output.is_dir() and output.suffix != ""  # -o FILE
     if isolation.enabled():  # the batch runs in a worker process: a native crash fails one file, not the batch
@@ -321,6 +323,8 @@ def separate(
     into what the picture shows making sound and the rest.
 
     The stems sum to the input audio (within -80 dBFS), are full band at its rate and channel layout, and have its length to the sample.
+
+    Files run in a worker process: one that crashes a decoder or an encoder fails alone, and the batch goes on (AVREMIX_ISOLATE=0 runs them in this process).
     """
     from avremix.stems import split_stem_words
 

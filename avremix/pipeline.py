@@ -182,8 +182,8 @@ class BatchOptions:
     summary: str | os.PathLike | None = None  # JSON lines, appended
     meta: dict = field(default_factory=dict)  # written into every summary line (model, version)
     # a worker process (``avremix.isolation``): the planned files before ``first`` were done by an earlier
-    # worker; ``on_plan(n)``, ``on_begin(k, input, output, made)`` (made: its folder is made for it) and ``on_result(k, result)`` (k None for an input that
-    # gave no file) tell the watching process where the batch is
+    # worker; ``on_plan(n)``, ``on_begin(k, input, output, made)`` (made: its folder is made for it) and
+    # ``on_result(k, result)`` (k None for an input that gave no file) tell the watching process where the batch is
     first: int = 0
     on_plan: Callable[[int], None] | None = None
     on_begin: Callable[[int, str, str, bool], None] | None = None
