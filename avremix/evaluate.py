@@ -12,26 +12,14 @@ import torch
 
 from avremix.engine import Engine, EngineConfig, autocast_dtype
 from avremix.features.context import context_for
-from avremix.data.loudness import loudness, normalize_loudness
+from avremix.data.datasets import target_loudness  # noqa: F401 (part of this module's interface: the level of the loudness-normalised row)
+from avremix.data.loudness import normalize_loudness
 from avremix.metrics import gain_flutter, mag, mag_matched, score, sdr, si_sdr
 from avremix.train import OnScreenSet, SeparationSet, TrainingSet
 
 
 #: stem levels of the separate-then-remix reference, in LU relative to the dialogue (DnR's mixing offsets)
 REMIX_OFFSETS_LU = {"dialogue": 0.0, "music": -7.0, "effects": -4.0}
-
-
-def target_loudness(data: str | Path, split: str = "train", limit: int = 200) -> float:
-    """Median integrated loudness (LUFS) of the targets of a Muddy Mix split (at most ``limit`` clips, evenly
-    spread): the level the loudness-normalised reference is brought to."""
-    from avremix.data.datasets import MuddyDataset
-    from avremix.data.store import read_wav
-
-    rows = MuddyDataset(data, split).rows or MuddyDataset(data, "test").rows
-    picked = rows[:: max(1, len(rows) // limit)][:limit]
-    values = [loudness(read_wav(Path(data) / r["files"]["target"])[0], r["sample_rate"]) for r in picked]
-    values = [v for v in values if np.isfinite(v)]
-    return float(np.median(values)) if values else -24.0
 
 
 def separate_then_remix(separator: torch.nn.Module, audio: np.ndarray, frames: np.ndarray | None, sample_rate: int,

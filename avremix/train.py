@@ -494,7 +494,7 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, model_config=N
         out.mkdir(parents=True, exist_ok=True)
     notes = {"steps": 0, "train": dataclasses.asdict(config)}
     if getattr(model, "task", None) != "separate" and rank == 0:  # what `highlight --loudness auto` brings its output to
-        from avremix.evaluate import target_loudness
+        from avremix.data.datasets import target_loudness
 
         notes["target_lufs"] = round(target_loudness(data), 2)
 

@@ -128,3 +128,15 @@ def open_dataset(root: str | Path, split: str = "train", crop: float | None = No
     if first is None:
         raise UsageError("dataset manifest is empty", root)
     return DATASETS[first["kind"]](root, split, crop, seed)
+
+
+def target_loudness(data: str | Path, split: str = "train", limit: int = 200) -> float:
+    """Median integrated loudness (LUFS) of the targets of a Muddy Mix split (at most ``limit`` clips, evenly
+    spread): the level the loudness-normalised reference is brought to."""
+    from avremix.data.loudness import loudness
+
+    rows = MuddyDataset(data, split).rows or MuddyDataset(data, "test").rows
+    picked = rows[:: max(1, len(rows) // limit)][:limit]
+    values = [loudness(read_wav(Path(data) / r["files"]["target"])[0], r["sample_rate"]) for r in picked]
+    values = [v for v in values if np.isfinite(v)]
+    return float(np.median(values)) if values else -24.0

@@ -21,7 +21,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from avremix.errors import AvremixError, UsageError
+from avremix.errors import UsageError
+from avremix.nets.htdemucs import load_htdemucs
 
 
 class Separator(Protocol):
@@ -62,30 +63,6 @@ class HTDemucsSeparator:
         dialogue = out[self.vocals]
         music = out.sum(0) - dialogue
         return {"dialogue": dialogue, "music": music}
-
-
-def load_htdemucs(path: str | os.PathLike) -> torch.nn.Module:
-    """Load an HTDemucs checkpoint ({"klass", "args", "kwargs", "state"}) weights-only."""
-    from demucs.hdemucs import HDemucs
-    from demucs.htdemucs import HTDemucs
-    from demucs.states import set_state
-
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError("separator checkpoint not found", path)
-    try:
-        with torch.serialization.safe_globals([HTDemucs, HDemucs]):
-            package = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle.UnpicklingError lists the global it refused
-        raise AvremixError(f"cannot load as an HTDemucs checkpoint (weights-only): {str(e).splitlines()[0]}", path) from None
-    if not isinstance(package, dict) or "klass" not in package or "state" not in package:
-        raise AvremixError("is not a demucs checkpoint (expected a dict with 'klass' and 'state')", path)
-    klass = package["klass"]
-    if klass not in (HTDemucs, HDemucs):
-        raise AvremixError(f"holds a {getattr(klass, '__name__', klass)} model; an HTDemucs/HDemucs checkpoint is expected", path)
-    model = klass(*package.get("args", ()), **package.get("kwargs", {}))
-    set_state(model, package["state"])
-    return model
 
 
 class ModelSeparator:

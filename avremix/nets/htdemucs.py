@@ -10,11 +10,15 @@ htdemucs:PATH``); its ``vocals`` are dialogue, an ``sfx`` source effects, and th
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from avremix.errors import AvremixError, UsageError
 
 STEMS = ("dialogue", "music", "effects")
 
@@ -68,8 +72,6 @@ class HTDemucsSeparator(nn.Module):
     def from_demucs_checkpoint(cls, path: str) -> "HTDemucsSeparator":
         """A user's HTDemucs checkpoint (the demucs package's ``.th``, loaded weights-only) at its own rate
         and channels: mono input is spread over its channels and its output folded back."""
-        from avremix.data.separators import load_htdemucs
-
         net = load_htdemucs(path)
         net.use_train_segment = False
         config = HTDemucsConfig(sample_rate=int(net.samplerate), channels=0, depth=0, nfft=0, t_layers=0, segment=float(net.segment))
@@ -79,3 +81,27 @@ class HTDemucsSeparator(nn.Module):
              stems: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         l1 = F.l1_loss(self(audio), target)
         return l1, {"l1": l1.item()}
+
+
+def load_htdemucs(path: str | os.PathLike) -> torch.nn.Module:
+    """Load an HTDemucs checkpoint ({"klass", "args", "kwargs", "state"}) weights-only."""
+    from demucs.hdemucs import HDemucs
+    from demucs.htdemucs import HTDemucs
+    from demucs.states import set_state
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError("separator checkpoint not found", path)
+    try:
+        with torch.serialization.safe_globals([HTDemucs, HDemucs]):
+            package = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle.UnpicklingError lists the global it refused
+        raise AvremixError(f"cannot load as an HTDemucs checkpoint (weights-only): {str(e).splitlines()[0]}", path) from None
+    if not isinstance(package, dict) or "klass" not in package or "state" not in package:
+        raise AvremixError("is not a demucs checkpoint (expected a dict with 'klass' and 'state')", path)
+    klass = package["klass"]
+    if klass not in (HTDemucs, HDemucs):
+        raise AvremixError(f"holds a {getattr(klass, '__name__', klass)} model; an HTDemucs/HDemucs checkpoint is expected", path)
+    model = klass(*package.get("args", ()), **package.get("kwargs", {}))
+    set_state(model, package["state"])
+    return model
