@@ -92,7 +92,7 @@ def user_errors(fn):
         except BaseException as e:
             if errors.STOP is not None or isinstance(e, (KeyboardInterrupt, Terminated)):
                 _stopped(errors.STOP or (signal.SIGINT if isinstance(e, KeyboardInterrupt) else signal.SIGTERM), fn.__name__)
-            if DEBUG:
+            if errors.DEBUG:
                 raise
             if isinstance(e, AvremixError):
                 _fail(str(e), e.exit_code)
@@ -122,8 +122,6 @@ def _stopped(signum: int, command: str = "") -> None:
     _fail(f"interrupted ({name}); {hint}", code)
 
 
-DEBUG = False
-
 
 def _progress(quiet: bool) -> Progress:
     return Progress(
@@ -145,8 +143,7 @@ def _clock(done: float, total: float | None) -> str:
 @app.callback(invoke_without_command=True)
 def main(version: bool = typer.Option(False, "--version", help="Print the version and exit."),
          debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks instead of one-line errors (for bug reports).")) -> None:
-    global DEBUG
-    DEBUG = errors.DEBUG = debug or DEBUG
+    errors.DEBUG = debug or errors.DEBUG
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _note_signal)
     isolation.ready()  # a worker's signals, held back while it started, are delivered from here on

@@ -40,6 +40,14 @@ class Terminated(BaseException):
 DEBUG = False
 
 
+def signal_name(code: int) -> str:
+    """``SIGSEGV`` for a child's return code -11 (or for 11): how a process that a signal killed is named."""
+    try:
+        return signal.Signals(abs(code)).name
+    except ValueError:
+        return f"signal {abs(code)}"
+
+
 def internal_error_line(e: BaseException) -> str:
     """One line for an exception that is a bug of avremix's, not the user's doing."""
     first = str(e).splitlines()[0] if str(e) else ""

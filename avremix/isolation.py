@@ -28,6 +28,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from avremix.errors import signal_name
+
 ENV_FD = "AVREMIX_WORKER_FD"  # set in a worker: the pipe it reports on
 ENV_FIRST = "AVREMIX_WORKER_FIRST"  # set in a worker: the first planned file it runs (earlier ones are done)
 ENV_ISOLATE = "AVREMIX_ISOLATE"  # 0: no worker process
@@ -84,10 +86,7 @@ class Outcome:
 def crash_line(path: str, code: int) -> str:
     """One line for a file whose worker died with ``code`` (a negative signal number, or an exit code)."""
     if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
+        name = signal_name(code)
         what = {"SIGSEGV": "a segmentation fault", "SIGABRT": "an abort", "SIGBUS": "a bus error", "SIGFPE": "an arithmetic fault",
                 "SIGILL": "an illegal instruction", "SIGKILL": "killed, perhaps for lack of memory"}.get(name, name)
         cause = f"{what} ({name})"

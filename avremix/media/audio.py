@@ -16,7 +16,6 @@ is ordinary and decoded as it is.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from collections.abc import Iterator
 import av
 import numpy as np
 
-from avremix.errors import MediaError
+from avremix.errors import MediaError, signal_name
 from avremix.media.ffmpeg import ffmpeg_exe
 from avremix.media.probe import MediaInfo, StreamInfo, open_container, probe
 
@@ -138,8 +137,7 @@ class AudioDecoder:
         """Turn how ffmpeg ended into an error or a warning."""
         first = _plain(complaints[0]) if complaints else None
         if rc < 0:
-            name = signal.Signals(-rc).name if -rc in signal.valid_signals() else f"signal {-rc}"
-            raise MediaError(f"the audio decoder crashed ({name}) on this file; it may be damaged, or try another --audio-stream", self.path)
+            raise MediaError(f"the audio decoder crashed ({signal_name(rc)}) on this file; it may be damaged, or try another --audio-stream", self.path)
         if rc != 0:
             raise MediaError(f"audio decoding failed: {first or f'ffmpeg exited with code {rc}'}", self.path)
         if self.samples_read == 0:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from avremix.atomic import publish
-from avremix.errors import MediaError, UsageError
+from avremix.errors import MediaError, UsageError, signal_name
 from avremix.media.ffmpeg import ffmpeg_exe
 from avremix.media.probe import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, MediaInfo, StreamInfo
 
@@ -346,6 +346,8 @@ class MediaWriter:
 
         if self._proc is not None and self._proc.returncode == -signal.SIGXFSZ:  # killed at the file-size limit
             return "File too large"
+        if self._proc is not None and self._proc.returncode is not None and self._proc.returncode < 0:  # the encoder crashed
+            return f"the encoder crashed ({signal_name(self._proc.returncode)})"
         if self._log is None:
             return "unknown error"
         self._log.seek(0)
