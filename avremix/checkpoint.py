@@ -86,11 +86,16 @@ def load(name_or_path: str, device: str | torch.device = "cpu") -> torch.nn.Modu
     model = cls(config_from_dict(config_cls, meta["config"]))
     tensors = load_file(folder / "model.safetensors")
     own = model.state_dict()
-    missing = set(own) - set(tensors)
+    missing = set(own) - set(tensors) - set(getattr(model, "added_weights", ()))  # added later, zero-initialised: start as before
     if missing:
         raise UsageError(f"weights do not match the {meta['model']} config: {len(missing)} tensors missing "
                          f"(saved by avremix {meta.get('avremix_version', '?')}; this is {__version__})", folder)
-    model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
+    unexpected = set(tensors) - set(own)
+    if unexpected:
+        raise UsageError(f"weights do not match the {meta['model']} config: {len(unexpected)} tensors it does not have, e.g. "
+                         f"{sorted(unexpected)[0]} (saved by avremix {meta.get('avremix_version', '?')}; this is {__version__})", folder)
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()}, strict=False)
+    model.not_loaded = tuple(sorted(set(own) - set(tensors)))  # added weights this checkpoint predates (at their initial value)
     model.target_lufs = meta.get("target_lufs")  # a highlighter's training targets' median loudness (--loudness auto)
     return model.to(device).eval()
 

@@ -307,6 +307,7 @@ def separate(
     stems: list[str] = typer.Option(None, "--stems", help="Stems to write: dx (dialogue), fx (effects), mx (music), as `--stems dx fx` or `--stems dx,fx`; or on (what the picture shows making sound) and off (the rest), which the on-screen separator gives. Default: every stem of the model. Asking for fewer never changes their content.", show_default=False),
     model_name: str | None = typer.Option(None, "--model", "-m", help="A shipped separator (see `avremix models`), a model folder, or htdemucs:PATH (your own HTDemucs checkpoint). Default: separate-onscreen for --stems on/off, else separate-cass."),
     query: Path | None = typer.Option(None, "--query", help="Take the picture from this video instead of the input's: for a mixture kept as an audio file, or a clip whose picture comes from another camera. Its frames from its own start line up with the audio's start; past its end its last frame is held.", show_default=False),
+    no_video: bool = typer.Option(False, "--no-video", help="Do not look at the picture (a video whose picture does not show its sound: a title card, a still, a slide show); the separator then works from the audio alone, as it does for audio files (separate-cass; the on-screen separator needs the picture)."),
     mux: bool = typer.Option(False, "--mux", help="Write OUT/<input name>.mkv: every stream of the input copied, plus one audio track per stem (titled Dialogue / Effects / Music, or On screen / Off screen)."),
     fmt: str = typer.Option("flac", "--format", help="Stem files: flac or wav (both 24-bit, full band, the input's rate and channels)."),
     audio_stream: int | None = typer.Option(None, "--audio-stream", help="Which audio stream to separate, counted among audio streams from 0 (like ffmpeg's a:N). Default: the stream flagged default, else the first."),
@@ -340,7 +341,11 @@ def separate(
         query_picture(query, model)  # so does a bad --query
     config = EngineConfig(segment=segment, overlap=overlap, context=context, batch_size=batch_size, device=device, precision=precision)
     config.validate()  # a bad option fails once, not once per file
-    options = dict(stems=stems, mux=mux, fmt=fmt, audio_stream=audio_stream, config=config, overwrite=overwrite, query=query)
+    if no_video and query is not None:
+        raise UsageError("--no-video and --query: give one (--query takes the picture from another video, --no-video takes none)")
+    if no_video and getattr(model, "fps", None) and not getattr(model, "picture_optional", False):
+        raise UsageError(f"--no-video: {model_name or 'this model'} needs the picture; separate-cass runs on the audio alone")
+    options = dict(stems=stems, mux=mux, fmt=fmt, audio_stream=audio_stream, config=config, overwrite=overwrite, query=query, no_video=no_video)
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("separate", total=None, clock="")
         on_progress = lambda done, total: bar.update(task, completed=done, total=total, clock=_clock(done, total))
@@ -396,6 +401,7 @@ def evaluate(
     compare: list[str] = typer.Option([], "--compare", help="Another model of the same kind to score beside it (a name or folder; repeat for several), e.g. the previous default or an audio-only baseline.", show_default=False),
     separator: str = typer.Option("separate-cass", "--separator", help="The separator of the separate-then-remix reference row (its stems at DnR's levels); `none` leaves the row out."),
     references: bool = typer.Option(True, "--references/--no-references", help="Score the reference rows: the input loudness-normalised to the training targets' median loudness, and separate-then-remix."),
+    condition: str = typer.Option("all", "--condition", help="Separators: all (the split as built) or dialogue-led (every clip remixed with its music and effects 10 dB lower: a dialogue scene, where a separator must not take dialogue away)."),
     figure: Path | None = typer.Option(None, "--figure", help="Write a PNG of every row's gain flutter per clip beside the target's.", show_default=False),
     precision: str = typer.Option("auto", help="Precision the models run at, as in highlight and separate: auto, fp32 or bf16."),
     loudness: str = typer.Option("auto", "--loudness", help="As highlight --loudness (auto, off or LUFS): each model's output clip is brought to that level before it is scored, as highlight brings a file."),
@@ -427,7 +433,7 @@ def evaluate(
             raise UsageError(f"--compare {name}: one model is a separator and the other a highlighter; compare models of the same kind")
     _sampling(model, steps, noise)
     if getattr(model, "stems", None):
-        return _evaluate_separator(model, data, split, others, precision, as_json, quiet, shuffle_video)
+        return _evaluate_separator(model, data, split, others, precision, as_json, quiet, shuffle_video, condition, references)
     if clip_model:
         model.config.clip_model = clip_model
     sep = load(separator) if references and separator.lower() != "none" else None
@@ -454,19 +460,24 @@ def evaluate(
 
 
 def _evaluate_separator(model, data: Path, split: str, compare: dict, precision: str, as_json: bool, quiet: bool,
-                        shuffle_video: bool = True) -> None:
+                        shuffle_video: bool = True, condition: str = "all", references: bool = True) -> None:
     from avremix.evaluate import evaluate_separation
 
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("evaluate", total=None, clock="")
-        result = evaluate_separation(model, data, split, compare=compare, precision=precision, shuffle_video=shuffle_video, on_clip=lambda i, n: bar.update(task, completed=i, total=n, clock=f"{i}/{n} clips"))
+        result = evaluate_separation(model, data, split, compare=compare, precision=precision, shuffle_video=shuffle_video,
+                                     condition=condition, references=references, on_clip=lambda i, n: bar.update(task, completed=i, total=n, clock=f"{i}/{n} clips"))
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    typer.echo(f"{result['examples']} {split} clips; SI-SDRi / SI-SDR / SDR in dB per stem")
+    led = ", dialogue-led (music and effects 10 dB lower)" if condition == "dialogue-led" else ""
+    typer.echo(f"{result['examples']} {split} clips{led}; SI-SDRi / SI-SDR / SDR in dB per stem"
+               + ("; boost: what --gains dx=+6,mx=-6,fx=-6 moves the dialogue against the rest (12 dB asked), mean / worst clip" if "boost_moved" in result["rows"].get("model", {}) else ""))
     for row, m in result["rows"].items():
         cells = "  ".join(f"{s} {m[f'SI-SDRi_{s}']:+6.2f} / {m[f'SI-SDR_{s}']:6.2f} / {m[f'SDR_{s}']:6.2f}" for s in result["stems"])
         extra = f"   MAG(on) {m['MAG_on']:.5f}  T_A-V {m['T_A-V']:5.1f}%" if "T_A-V" in m else ""
+        if "boost_moved" in m:
+            extra += f"   boost {m['boost_moved']:+5.1f} / {m['boost_moved_min']:+5.1f} dB"
         typer.echo(f"  {row:<32} mean SI-SDRi {m['SI-SDRi_mean']:+6.2f}   {cells}{extra}")
 
 

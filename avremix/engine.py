@@ -56,7 +56,8 @@ from avremix.errors import UsageError
 class ChunkModel(Protocol):
     """What the engine needs of a network (``torch.nn.Module`` subclasses satisfy it).
 
-    ``model(audio [B, 1, T], visual=[B, F, ...] or None, noise=[B, 1, T] or None) -> [B, 1, T]``; a separator
+    ``model(audio [B, 1, T], visual=[B, F, ...] or None, noise=[B, 1, T] or None) -> [B, 1, T]``; a model with
+    ``picture_optional = True`` also runs on audio alone (``visual=None``: an audio file, ``--no-video``); a separator
     (a ``stems`` attribute naming its K outputs) returns ``[B, K, T]``. A model with ``shared_visual = True``
     gets one picture per chunk, ``visual [B / C, F, ...]``, for the chunk's C channels (consecutive items).
     """
@@ -243,11 +244,11 @@ class Engine:
     ) -> Iterator[np.ndarray]:
         """Yield processed float32 blocks ``[C, n]`` (a separator's: ``[K, C, n]``); their total length
         equals the input's."""
-        if self.fps and visual is None:
+        if self.fps and visual is None and not getattr(self.model, "picture_optional", False):
             raise ValueError("this model needs visual context: pass `visual` frames at the model's fps")
         g = self.grid
         src = _SampleBuffer(iter(audio))
-        frames = _FrameBuffer(iter(visual)) if self.fps else None
+        frames = _FrameBuffer(iter(visual)) if self.fps and visual is not None else None  # None: the model's null picture
         out = _OverlapAdd()
         k = 0  # next chunk to run
         emitted = 0

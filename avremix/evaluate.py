@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from avremix.engine import Engine, EngineConfig, autocast_dtype
+from avremix.errors import UsageError
 from avremix.features.context import context_for
 from avremix.data.datasets import target_loudness  # noqa: F401 (part of this module's interface: the level of the loudness-normalised row)
 from avremix.data.loudness import normalize_loudness
@@ -173,14 +174,55 @@ def flutter_figure(result: dict, path: str | Path) -> None:
     plt.close(fig)
 
 
+#: ``highlight --model none --gains`` of the dialogue-boost check (:func:`gains_moved`): dialogue +6, the rest −6 dB
+BOOST_DB = {"dialogue": 6.0, "music": -6.0, "effects": -6.0}
+#: the dialogue-led condition of ``evaluate --condition dialogue-led``: music and effects this much lower (dB)
+DIALOGUE_LED_DB = -10.0
+
+
+def gains_moved(mixture: torch.Tensor, estimates: torch.Tensor, stems: torch.Tensor, names: tuple[str, ...],
+                gains_db: dict[str, float] = BOOST_DB) -> tuple[float, float]:
+    """What ``highlight --model none --gains`` does to a clip: ``out = x + Σ_k (g_k − 1) ŝ_k`` from the
+    estimates ``[K, T]``, fitted by least squares as ``a · dialogue + b · rest`` on the true stems ``[K, T]``.
+    Returns (how far the dialogue moved against the rest, ``20 log10(a / b)``; the dialogue's own change,
+    ``20 log10 a``), in dB."""
+    g = torch.tensor([10 ** (gains_db.get(n, 0.0) / 20) for n in names], dtype=torch.float64)[:, None]
+    out = mixture.double().reshape(-1) + ((g - 1) * estimates.double()).sum(0)
+    d = stems[names.index("dialogue")].double()
+    rest = stems.double().sum(0) - d
+    A = torch.stack([d, rest], dim=1)  # [T, 2]
+    a, b = torch.linalg.lstsq(A, out[:, None]).solution[:, 0].tolist()
+    return 20 * np.log10(max(abs(a), 1e-9) / max(abs(b), 1e-9)), 20 * np.log10(max(abs(a), 1e-9))
+
+
+def rnnoise_stems(mixture: torch.Tensor, names: tuple[str, ...], sample_rate: int) -> torch.Tensor:
+    """The RNNoise reference: its denoised mixture as the dialogue, its residual (mixture − that) as each
+    other stem ``[K, T]`` (the rest, as a speech-or-not tool can give it)."""
+    from avremix.priors import rnnoise
+
+    speech = rnnoise(mixture.reshape(1, -1), sample_rate)[0][0]
+    rest = mixture.reshape(-1) - speech
+    return torch.stack([speech if n == "dialogue" else rest for n in names])
+
+
 def evaluate_separation(model: torch.nn.Module, data: str | Path, split: str = "test", device: str | torch.device = "cpu",
                         shuffle_video: bool = True, on_clip: Callable[[int, int], None] | None = None,
-                        compare: dict[str, torch.nn.Module] | None = None, precision: str = "auto") -> dict:
+                        compare: dict[str, torch.nn.Module] | None = None, precision: str = "auto",
+                        condition: str = "all", references: bool = True) -> dict:
     """SDR, SI-SDR and SI-SDRi per stem of a separator on whole clips of an AV-CASS split, run the way
     ``avremix separate`` runs it (the engine at ``precision``: chunks, mixture consistency), next to
     references: the mixture itself as every stem's estimate, ideal ratio masks (the ceiling of a magnitude
-    mask), each separator of ``compare`` by its name (e.g. the audio-only baseline, the previous default),
-    and, for a model that takes the picture, the model with every clip given another clip's frames.
+    mask), RNNoise's output as the dialogue (its residual as the rest; ``references``), each separator of
+    ``compare`` by its name (e.g. the audio-only baseline, the previous default), and, for a model that
+    takes the picture, the model with every clip given another clip's frames and, for one that can do
+    without (``picture_optional``), the model with no picture (an audio file).
+
+    ``condition``: ``all`` (the split as built) or ``dialogue-led`` (every clip remixed with its music and
+    effects :data:`DIALOGUE_LED_DB` lower: the dialogue clearly the loudest stem, as in a dialogue scene
+    with sparse events, where a separator must above all not take dialogue away). A dialogue / music /
+    effects separator's rows also get ``boost_moved`` and ``boost_dialogue``: what ``highlight --model
+    none --gains dx=+6,mx=-6,fx=-6`` does with its stems (:func:`gains_moved`; 12 dB asked), and
+    ``SI-SDRi_dialogue_min``, its worst clip.
 
     The on-screen separator (stems ``on``, ``off``) is scored on a hard-pairs split, and each row also gets
     ``MAG_on`` (:func:`avremix.metrics.mag` of the on-screen stem) and ``T_A-V``, the share of clips (%)
@@ -195,24 +237,36 @@ def evaluate_separation(model: torch.nn.Module, data: str | Path, split: str = "
             sets[key] = OnScreenSet(data, split, None, False, 0, context=context_for(m.config) if key != ("frames",) else None)
         return sets[key]
 
+    if condition not in ("all", "dialogue-led"):
+        raise UsageError(f"--condition: all or dialogue-led, got {condition!r}")
     ds = pictures(model) if onscreen else SeparationSet(data, split, None, False, 0)
     config = EngineConfig(device=str(device), precision=precision)
     takes_video = bool(getattr(model, "fps", None))
+    dmx = not onscreen and set(model.stems) == {"dialogue", "music", "effects"}
     rows: dict[str, dict[str, list[float]]] = {}
     n = len(ds)
     for i in range(n):
         item = ds[i]
-        mixture, stems, frames = item["input"].numpy(), item["target"], item["frames"].numpy()  # [1, T], [K, T]
+        stems, frames = item["target"], item["frames"].numpy()  # [K, T]
+        if condition == "dialogue-led":
+            scale = torch.tensor([1.0 if s == "dialogue" else 10 ** (DIALOGUE_LED_DB / 20) for s in model.stems])[:, None]
+            stems = stems * scale
+        mixture = stems.sum(0, keepdim=True).numpy() if condition != "all" else item["input"].numpy()  # [1, T]
+        sr = ds.base.rows[i]["sample_rate"]
         estimates = {"mixture": torch.from_numpy(mixture).expand_as(stems), "ideal ratio masks": ideal_ratio_masks(stems)}
+        if references and dmx:
+            estimates["RNNoise"] = rnnoise_stems(torch.from_numpy(mixture), tuple(model.stems), sr)
         for name, other in (compare or {}).items():
             sees = bool(getattr(other, "fps", None))
             seen = pictures(other)[i]["frames"].numpy() if onscreen and sees else frames
             estimates[name] = torch.from_numpy(Engine(other, ds.base.rows[i]["sample_rate"], config).process(mixture, list(seen) if sees else None)[:, 0])
-        engine = Engine(model, ds.base.rows[i]["sample_rate"], config)
+        engine = Engine(model, sr, config)
         estimates["model"] = torch.from_numpy(engine.process(mixture, list(frames) if takes_video else None)[:, 0])
         if takes_video and shuffle_video and n > 1:
             other = ds[(i + 1) % n]["frames"].numpy()
             estimates["model, video shuffled"] = torch.from_numpy(engine.process(mixture, list(other))[:, 0])
+        if takes_video and getattr(model, "picture_optional", False):
+            estimates["model, no picture"] = torch.from_numpy(engine.process(mixture, None)[:, 0])
         baseline = [float(si_sdr(torch.from_numpy(mixture), stems[k:k + 1])) for k in range(len(model.stems))]
         for row, est in estimates.items():
             for k, name in enumerate(model.stems):
@@ -221,15 +275,26 @@ def evaluate_separation(model: torch.nn.Module, data: str | Path, split: str = "
                 rows.setdefault(row, {}).setdefault(f"SDR_{name}", []).append(float(sdr(est[k:k + 1], ref)))
                 rows[row].setdefault(f"SI-SDR_{name}", []).append(value)
                 rows[row].setdefault(f"SI-SDRi_{name}", []).append(value - baseline[k])
+            if dmx and row != "mixture":
+                moved, own = gains_moved(torch.from_numpy(mixture), est, stems, tuple(model.stems))
+                rows[row].setdefault("boost_moved", []).append(moved)
+                rows[row].setdefault("boost_dialogue", []).append(own)
             if onscreen:
                 rows[row].setdefault("MAG_on", []).append(float(mag(est[:1], stems[:1])))
                 rows[row].setdefault("T_A-V", []).append(100.0 * activity_follows(est[0], stems[0], stems[1], ds.base.rows[i]["sample_rate"]))
         if on_clip:
             on_clip(i + 1, n)
     summary = {row: {k: float(np.mean(v)) for k, v in metrics.items()} for row, metrics in rows.items()}
-    for metrics in summary.values():
+    for row, metrics in summary.items():
         metrics["SI-SDRi_mean"] = float(np.mean([metrics[f"SI-SDRi_{s}"] for s in model.stems]))
-    result = {"split": split, "examples": n, "stems": list(model.stems), "rows": summary}
+        if dmx:
+            metrics["SI-SDRi_dialogue_min"] = float(np.min(rows[row]["SI-SDRi_dialogue"]))
+            metrics["SI-SDRi_dialogue_harmed"] = int(np.sum(np.asarray(rows[row]["SI-SDRi_dialogue"]) < 0))
+            if row != "mixture":
+                metrics["boost_moved_min"] = float(np.min(rows[row]["boost_moved"]))
+                metrics["boost_dialogue_min"] = float(np.min(rows[row]["boost_dialogue"]))
+    result = {"split": split, "examples": n, "stems": list(model.stems), "rows": summary, "condition": condition,
+              "clips": {row: {k: list(v) for k, v in metrics.items()} for row, metrics in rows.items()}}
     if onscreen:  # the hard pairs alone (both sources of one category): only the picture's timing tells them apart
         hard = np.array([bool(r.get("params", {}).get("hard", True)) for r in ds.base.rows])
         result["hard_examples"] = int(hard.sum())

@@ -75,18 +75,21 @@ def open_source(path: str | os.PathLike, audio_stream: int | None = None) -> Sou
 
 def processed(source: Source, model: ChunkModel | None, config: EngineConfig | None = None, strength: float = 1.0,
               on_progress: Progress | None = None, context: ContextFeatures | None = None,
-              captions: str | os.PathLike | None = None, picture: tuple | None = None) -> Iterator[np.ndarray]:
+              captions: str | os.PathLike | None = None, picture: tuple | None = None, no_video: bool = False) -> Iterator[np.ndarray]:
     """The source's audio through ``model`` in chunks: blocks ``[C, n]`` (a separator's ``[K, C, n]``);
     without a model (or at strength 0), the decoded audio itself. ``picture`` (``(path, MediaInfo)``) is
-    another video whose frames, from its own start, the model sees instead of the source's."""
+    another video whose frames, from its own start, the model sees instead of the source's; ``no_video``
+    gives a model that can run without a picture none (its null picture), as for an audio file."""
     decoder = source.decoder
     total = decoder.expected_duration
     report = (lambda s: on_progress(min(s, total) if total else s, total)) if on_progress else None
     if model is None or strength == 0:
         return _stoppable(_counting(decoder, decoder.sample_rate, report) if report is not None else decoder)
+    if no_video and getattr(model, "fps", None) and not getattr(model, "picture_optional", False):
+        raise UsageError("--no-video: this model needs the picture; use one that runs on audio alone (separate-cass)")
     engine = Engine(model, decoder.sample_rate, config, strength=strength)
     path, info, start = (picture[0], picture[1], picture[1].start_time) if picture is not None else (source.path, source.info, decoder.start)
-    visual = visual_context(model, path, info, start, context, captions)
+    visual = None if no_video else visual_context(model, path, info, start, context, captions)
     if PREFETCH and visual is not None:  # decode the picture in a thread, ahead of the model
         visual = prefetched(visual, depth=PREFETCH)
     return _stoppable(engine.stream(decoder, visual, on_progress=report))
@@ -377,6 +380,8 @@ def visual_context(model: ChunkModel, path, info, start: float, context: Context
     if not fps:
         return None
     if not info.has_video:
+        if getattr(model, "picture_optional", False):
+            return None  # audio alone: the model's null picture
         raise MediaError("has no video stream; this model needs the picture", path)
     size = getattr(model, "frame_size", (224, 224))
     frames = iter(FrameSampler(path, fps=fps, size=size, start=start, info=info))

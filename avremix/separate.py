@@ -76,9 +76,12 @@ def separate_file(
     overwrite: bool = False,
     on_progress: Progress | None = None,
     query: str | os.PathLike | None = None,
+    no_video: bool = False,
 ) -> FileResult:
     """Separate one file into ``output_dir`` (``stems``: those asked, default all of the model's; ``query``:
-    a video whose picture guides the model instead of the input's). Raises :class:`AvremixError` on bad
+    a video whose picture guides the model instead of the input's; ``no_video``: the picture is not looked
+    at, as for an audio file: the model's null picture). Audio files and videos alike run on a separator
+    that takes the picture but can do without (``picture_optional``, the default separator). Raises :class:`AvremixError` on bad
     input; nothing is left then."""
     if not getattr(model, "stems", None):
         raise UsageError("this model is not a separator (it has no stems); use `avremix highlight`")
@@ -91,7 +94,7 @@ def separate_file(
     picture = query_picture(query, model) if query is not None else None
     source = open_source(input_path, audio_stream)
     decoder = source.decoder
-    if picture is None and getattr(model, "fps", None) and not source.info.has_video:
+    if picture is None and getattr(model, "fps", None) and not getattr(model, "picture_optional", False) and not source.info.has_video:
         raise MediaError("has no video stream; this separator needs the picture: give it one with --query VIDEO", input_path)
     target = out_dir / (Path(input_path).stem + (".mkv" if mux else ""))
     if target.resolve() == Path(input_path).resolve():
@@ -114,7 +117,7 @@ def separate_file(
             writers = {name: stack.enter_context(MediaWriter(work / f"{name}.{ext}", decoder.sample_rate, decoder.channels,
                                                              layout=decoder.layout, codec=FORMATS[ext])) for name in names}
             context = context_for(model.config) if getattr(model, "fps", None) and hasattr(model, "config") else None  # feature streams
-            for block in processed(source, model, config, 1.0, on_progress, context=context, picture=picture):  # [K, C, n]
+            for block in processed(source, model, config, 1.0, on_progress, context=context, picture=picture, no_video=no_video):  # [K, C, n]
                 for name, writer in writers.items():
                     writer.write(block[index[name]])
         samples = writers[names[0]].samples_written

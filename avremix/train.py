@@ -585,7 +585,7 @@ def _initialise(model: torch.nn.Module, name_or_path: str, skip: tuple[str, ...]
     student) starts from everything else, its new refinement at the identity."""
     source = checkpoint.load(name_or_path)
     own = model.state_dict()
-    theirs = {k: v for k, v in source.state_dict().items() if not _skipped(k, skip)}
+    theirs = {k: v for k, v in source.state_dict().items() if not _skipped(k, skip) and k not in source.not_loaded}
     if source.name != model.name or not set(theirs) <= set(own) or any(own[k].shape != theirs[k].shape for k in theirs):
         raise UsageError(f"init={name_or_path}: its weights do not fit this {model.name} model (different type or sizes); "
                          "train with the same model settings as it was built with")
@@ -615,7 +615,8 @@ def param_groups(model: torch.nn.Module, config: TrainConfig, skip: tuple[str, .
         raise UsageError(f"train_layers: this {model.name} model has no layer {', '.join(unknown)} (its layers: {', '.join(layers)})")
     if not (config.init and (config.new_lr or train_layers)):
         return [{"params": list(model.parameters()), "lr_scale": 1.0}]
-    held = {k for k in checkpoint.load(config.init).state_dict() if not _skipped(k, skip)}
+    source = checkpoint.load(config.init)
+    held = {k for k in source.state_dict() if not _skipped(k, skip) and k not in source.not_loaded}
     new = [p for k, p in model.named_parameters() if k not in held]
     old = [p for k, p in model.named_parameters() if k in held]
     if not new and not train_layers:

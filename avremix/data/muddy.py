@@ -256,7 +256,8 @@ def _video_windows(spec: dict, cfg: MuddyConfig) -> Iterator[tuple[float, np.nda
         while buffer.shape[1] >= n:
             window, buffer = buffer[:, :n], buffer[:, n:]
             pictures = _take(frames, n_frames_window, cfg.frame_size)
-            yield k * cfg.window, *_separate(window, separator, cfg.sample_rate, pictures, cfg.fps), pictures
+            seen = pictures if frames is not None else None  # an audio file: the separator hears it alone
+            yield k * cfg.window, *_separate(window, separator, cfg.sample_rate, seen, cfg.fps), pictures
             k += 1
 
 
@@ -270,9 +271,9 @@ def _take(frames, n: int, size: tuple[int, int]) -> np.ndarray:
     return np.stack(got)
 
 
-def _separate(window: np.ndarray, separator, sr_out: int, pictures: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+def _separate(window: np.ndarray, separator, sr_out: int, pictures: np.ndarray | None, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Mono stems ``[3, T]`` at ``sr_out`` and the mono target; effects = target − dialogue − music. A
-    separator that takes the picture gets the window's frames."""
+    separator that takes the picture gets the window's frames (None for an audio file)."""
     parts = separator(window, pictures, fps) if getattr(separator, "fps", None) else separator(window)
 
     def mono(x: np.ndarray) -> np.ndarray:

@@ -82,12 +82,13 @@ class ModelSeparator:
         self.name = spec
 
     def __call__(self, audio: np.ndarray, frames: np.ndarray | None = None, fps: float | None = None) -> dict[str, np.ndarray]:
-        """``audio [C, T]``; ``frames [F, H, W, 3]`` uint8 at ``fps`` (the picture of the same window)."""
+        """``audio [C, T]``; ``frames [F, H, W, 3]`` uint8 at ``fps`` (the picture of the same window; None
+        for audio alone: the model's null picture, or black frames for a model that needs a picture)."""
         from avremix.engine import Engine, EngineConfig
 
         engine = Engine(self.model, self.sample_rate, EngineConfig(device=self.device, segment=10.0, context=1.0))
         visual = None
-        if self.fps:
+        if self.fps and (frames is not None or not getattr(self.model, "picture_optional", False)):
             visual = conform_frames(frames, fps or self.fps, self.fps, self.frame_size, audio.shape[-1] / self.sample_rate)
         out = engine.process(np.ascontiguousarray(audio, dtype=np.float32), visual)  # [K, C, T]
         stems = list(self.model.stems)

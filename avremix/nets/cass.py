@@ -19,6 +19,13 @@ the mixture to each stem, guided by a face stream and a scene stream.
   linear magnitude, and with ``sdr_weight`` as the negative SDR of the decoded waveforms) + the masks'
   fit to the stems' ratio masks + (``start_weight``) the same distance for the start itself, so that the
   masked mixture is a good separation on its own. Sampling: ``steps`` Euler steps (2).
+- Audio first: without a picture (an audio file, ``--no-video``) the picture streams are replaced by a
+  learned *null picture*; ``picture_drop`` trains it, giving that share of training items the null picture,
+  so one model serves files with and without a picture (the AlignSep recipe of a null visual embedding).
+- ``priors``: streams of pretrained models that learned from real recordings, computed from the mixture
+  inside the model: ``rnnoise`` (``avremix.priors.speech_prior``: RNNoise's gain per bin and its speech
+  probability) joins the condition and biases the masks through zero-initialised layers, so a checkpoint
+  without it starts unchanged.
 - ``forward`` returns ``[B, K, T]`` stems; the engine then makes them sum to the mixture exactly
   (mixture consistency) and keeps the band above 8 kHz (see ``avremix.engine``).
 """
@@ -32,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from avremix.flow import cfm_loss, integrate, rollout_loss, sample_path
+from avremix.errors import UsageError
 from avremix.nets.common import (
     ResBlock,
     Spectral,
@@ -47,6 +55,7 @@ from avremix.nets.common import (
 )
 
 STEMS = ("dialogue", "music", "effects")
+PRIORS = ("rnnoise",)
 
 
 @dataclass
@@ -67,6 +76,8 @@ class CASSConfig(VisualInputConfig):
     mask_layers: int = 2
     cond_blocks: int = 0  # dilated residual blocks in the conditioning path, before its attention (they start as identities)
     max_log_gain: float = 3.0
+    picture_drop: float = 0.0  # training: probability that an item sees the null picture instead of its own (audio-first)
+    priors: tuple[str, ...] = ()  # conditioning streams of pretrained models: "rnnoise"
 
 
 class CASSSeparator(nn.Module):
@@ -74,6 +85,8 @@ class CASSSeparator(nn.Module):
     task = "separate"
     generative = False
     shared_visual = True  # takes one picture per chunk for all its channels (engine)
+    picture_optional = True  # runs without a picture (its null picture): audio files, --no-video
+    added_weights = ("null_picture",)  # zero at first; a checkpoint saved before it existed loads without it (its null picture is then zeros)
     stems = STEMS
     data = "avdnr"  # the dataset kind it trains on (`avremix train`)
 
@@ -95,6 +108,14 @@ class CASSSeparator(nn.Module):
             setattr(self, name, visual_encoder(c.visual, c.visual_in, c.visual_dim))
         self.cond_audio = nn.Conv1d(io, c.hidden, 1)
         self.cond_visual = nn.Conv1d(max(1, len(names)) * c.visual_dim, c.hidden, 1)
+        if self.picture_optional:  # the picture streams' features without a picture
+            self.null_picture = nn.Parameter(torch.zeros(len(names) * c.visual_dim))
+        unknown = sorted(set(c.priors) - set(PRIORS))
+        if unknown:
+            raise UsageError(f"model.priors: unknown {', '.join(unknown)} (known: {', '.join(PRIORS)})")
+        if c.priors:  # RNNoise's gain map and speech probability: [B, 2, F, N]
+            self.cond_prior = nn.Conv1d(2 * bins, c.hidden, 1)
+            self.prior_mask = nn.Conv2d(2, K, 3, padding=1)
         self.cond_mix = nn.Conv1d(2 * c.hidden, c.hidden, 3, padding=1)
         self.cond_blocks = nn.ModuleList(ResBlock(c.hidden, 2 ** (i % 4)) for i in range(c.cond_blocks))
         self.cond_attn = nn.TransformerEncoderLayer(c.hidden, c.heads, 2 * c.hidden, dropout=0.0, batch_first=True, norm_first=True)
@@ -108,35 +129,56 @@ class CASSSeparator(nn.Module):
         self.attn = nn.TransformerEncoderLayer(c.hidden, c.heads, 2 * c.hidden, dropout=0.0, batch_first=True, norm_first=True)
         self.out = nn.Conv1d(c.hidden, io, 1)  # residual r
         self.gain = nn.Conv1d(c.hidden, bins, 1)  # log G
-        for layer in (self.out, self.gain, self.mask_refine[-1], *(b.conv2 for b in self.cond_blocks)):
+        priors = (self.cond_prior, self.prior_mask) if c.priors else ()
+        for layer in (self.out, self.gain, self.mask_refine[-1], *(b.conv2 for b in self.cond_blocks), *priors):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
     # -- pieces ------------------------------------------------------------------------------------------
     def visual_features(self, visual: torch.Tensor | None, n_steps: int, batch: int) -> torch.Tensor:
         """Face and scene features on the STFT frames, ``[B, 2D, N]``, from frames ``[B', F, 2, H, W, 3]``
-        (face, scene) or ``[B', F, H, W, 3]`` (one picture for both); zeros without a picture."""
+        (face, scene) or ``[B', F, H, W, 3]`` (one picture for both); the null picture without one."""
         if visual is None:
-            return torch.zeros(batch, 2 * self.config.visual_dim, n_steps, device=self.stem_embedding.device)
+            return self.null_picture[None, :, None].expand(batch, -1, n_steps)
         face, scene = (visual[:, :, 0], visual[:, :, 1]) if visual.dim() == 6 else (visual, visual)
         return torch.cat([frames_to_steps(self.face(face), n_steps, batch), frames_to_steps(self.scene(scene), n_steps, batch)], dim=1)
 
-    def condition(self, x_in: torch.Tensor, visual: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def prior(self, audio: torch.Tensor) -> torch.Tensor | None:
+        """The ``priors`` streams of the mixture ``audio [B, 1, T]``: ``[B, 2, F, N]`` (None without priors)."""
+        if not self.config.priors:
+            return None
+        from avremix.priors import speech_prior
+
+        s = self.config.spectral
+        return speech_prior(audio[:, 0], s.n_fft, s.hop, s.sample_rate).to(audio.device)
+
+    def condition(self, x_in: torch.Tensor, visual: torch.Tensor | None, prior: torch.Tensor | None = None,
+                  drop: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Fused condition ``[B, H, N]`` and source masks ``[B, K, F, N]`` (they sum to one) from the
-        mixture ``[B, 2, F, N]`` and the picture (:meth:`visual_features`)."""
-        h, logits = self.fuse(x_in, self.visual_features(visual, x_in.shape[-1], x_in.shape[0]))
+        mixture ``[B, 2, F, N]``, the picture (:meth:`visual_features`) and the priors ``[B, 2, F, N]``;
+        ``drop [B]`` (bool) gives those items the null picture."""
+        B, N = x_in.shape[0], x_in.shape[-1]
+        v = self.visual_features(visual, N, B)
+        if drop is not None and visual is not None:
+            v = torch.where(drop[:, None, None], self.null_picture[None, :, None].to(v.dtype), v)
+        h, logits = self.fuse(x_in, v, prior)
         return h, torch.softmax(logits, dim=1)
 
-    def fuse(self, x_in: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Condition ``[B, H, N]`` and mask logits ``[B, K, F, N]`` from the mixture and visual features ``v [B, V, N]``."""
+    def fuse(self, x_in: torch.Tensor, v: torch.Tensor, prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Condition ``[B, H, N]`` and mask logits ``[B, K, F, N]`` from the mixture, visual features
+        ``v [B, V, N]`` and the priors ``[B, 2, F, N]`` (with ``config.priors``)."""
         B, _, Fq, N = x_in.shape
         a = self.cond_audio(x_in.reshape(B, 2 * Fq, N))  # [B, H, N]
         h = self.cond_mix(F.gelu(torch.cat([a, self.cond_visual(v.to(a.dtype))], dim=1)))  # [B, H, N]
+        if self.config.priors:
+            h = h + self.cond_prior(prior.reshape(B, 2 * Fq, N).to(h.dtype))
         for block in self.cond_blocks:
             h = block(h)
         h = self.cond_attn(h.transpose(1, 2)).transpose(1, 2)
         level = x_in.float().pow(2).sum(dim=1).sqrt()[:, None]  # compressed magnitude [B, 1, F, N]
         logits = self.masks(h).reshape(B, -1, Fq, N).float()  # [B, K, F, N]
+        if self.config.priors:
+            logits = logits + self.prior_mask(prior.float())
         return h, logits + self.mask_refine(torch.cat([level, logits], dim=1))
 
     def start(self, x_in: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -169,7 +211,8 @@ class CASSSeparator(nn.Module):
         B, K, T = target.shape
         x_in = self.spectral.encode(audio)
         x1 = self.spectral.encode(target.reshape(B * K, 1, T))  # [B*K, 2, F, N]
-        h, masks = self.condition(x_in, visual)
+        drop = torch.rand(B, device=audio.device) < c.picture_drop if c.picture_drop else None
+        h, masks = self.condition(x_in, visual, self.prior(audio), drop)
         x0 = self.start(x_in, masks)
 
         def distance(x: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
@@ -208,7 +251,7 @@ class CASSSeparator(nn.Module):
         """Separate ``audio [B, 1, T]`` into ``[B, K, T]`` (dialogue, music, effects)."""
         B, _, T = audio.shape
         x_in = self.spectral.encode(audio)
-        h, masks = self.condition(x_in, visual)
+        h, masks = self.condition(x_in, visual, self.prior(audio))
         x = self.start(x_in, masks)
         n = self.config.steps if steps is None else steps
         if n:

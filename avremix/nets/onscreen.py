@@ -57,6 +57,7 @@ class OnScreenSeparator(CASSSeparator):
     name = "onscreen"
     stems = ("on", "off")
     data = "hardpairs"
+    picture_optional = False  # the picture says which sound to extract (its own null embedding is for guidance)
 
     @staticmethod
     def streams(config: OnScreenConfig) -> tuple[str, ...]:
