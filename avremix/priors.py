@@ -73,6 +73,11 @@ def _denoise_48k(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rnnoise(audio: torch.Tensor, sample_rate: int = 16000) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.autocast("cpu", enabled=False), torch.autocast("cuda", enabled=False):  # float32, whatever the caller runs under
+        return _rnnoise(audio, sample_rate)
+
+
+def _rnnoise(audio: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
     """RNNoise on ``audio [B, T]`` at ``sample_rate``: the denoised audio ``[B, T]`` (time-aligned with the
     input) and the speech probability per 10 ms ``[B, ceil(T / (sample_rate / 100))]``."""
     audio = audio.detach().float().cpu()
@@ -96,6 +101,11 @@ def speech_prior(audio: torch.Tensor, n_fft: int = 640, hop: int = 320, sample_r
     """RNNoise's view of ``audio [B, T]`` on STFT frames (Hann ``n_fft``, ``hop``, centred, as
     ``nets.common.Spectral``): ``[B, 2, F, N]`` — channel 0 its gain per bin (0..1), channel 1 its speech
     probability (the same on every bin of a frame)."""
+    with torch.autocast("cpu", enabled=False), torch.autocast("cuda", enabled=False):
+        return _speech_prior(audio, n_fft, hop, sample_rate)
+
+
+def _speech_prior(audio: torch.Tensor, n_fft: int, hop: int, sample_rate: int) -> torch.Tensor:
     denoised, probs = rnnoise(audio, sample_rate)
     window = torch.hann_window(n_fft)
     spec = lambda x: torch.stft(x.float(), n_fft, hop, window=window, center=True, return_complex=True).abs()  # noqa: E731
