@@ -99,6 +99,24 @@ def separation_table(result: dict, rows: list[tuple[str, str, bool]]) -> str:
     return "".join(lines)
 
 
+def boost_table(result: dict, rows: list[tuple[str, str, bool]]) -> str:
+    """What a separator's stems do for the dialogue: clips whose dialogue SI-SDR falls below the mixture's
+    (do no harm), the worst dialogue SI-SDRi, and ``highlight --model none --gains dx=+6,mx=-6,fx=-6`` through
+    it: how far the dialogue moves against the rest (12 dB asked) and the change of the dialogue's own level
+    (least squares on the true stems)."""
+    lines = [f"| output | dialogue below the mixture (of {result['examples']} clips) | worst dialogue SI-SDRi | "
+             "`--gains`: dialogue against the rest, dB (mean / worst) | `--gains`: the dialogue's own level, dB (mean / worst) |\n",
+             "|---|---|---|---|---|\n"]
+    for key, label, bold in rows:
+        m = result["rows"].get(key)
+        if m is None or "boost_moved" not in m:
+            continue
+        b = "**" if bold else ""
+        lines.append(f"| {b}{label}{b} | {m['SI-SDRi_dialogue_harmed']} | {_n(m['SI-SDRi_dialogue_min'])} | "
+                     f"{b}{_n(m['boost_moved'])}{b} / {_n(m['boost_moved_min'])} | {_n(m['boost_dialogue'])} / {_n(m['boost_dialogue_min'])} |\n")
+    return "".join(lines)
+
+
 def onscreen_table(result: dict, rows: list[tuple[str, str, bool]]) -> str:
     """SI-SDRi / SI-SDR / SDR of ``on``, ``on`` on the hard pairs alone, ``off``, MAG of ``on`` and T_A-V."""
     lines = [f"| output | on: SI-SDRi / SI-SDR / SDR | on, {result['hard_examples']} hard pairs: SI-SDRi | off: SI-SDRi | MAG (on) | T_A-V (all / hard) |\n",
@@ -131,17 +149,17 @@ def remix_table(result: dict, rows: list[tuple[str, str, bool]], extra: dict | N
     return "".join(lines)
 
 
-def separators(data: Path, work: Path, cache: dict) -> dict:
+def separators(data: Path, work: Path, cache: dict, condition: str = "all") -> dict:
     from avremix.checkpoint import load
     from avremix.evaluate import evaluate_separation
 
-    key = ("sep", data)
+    key = ("sep", data, condition)
     if key not in cache:
         compare = {"compare: separate-htdemucs": load("separate-htdemucs")}
         prev = previous("separate-cass", work)
         if prev is not None:
             compare["compare: previous"] = prev
-        cache[key] = evaluate_separation(load("separate-cass"), data, compare=compare, precision="auto")
+        cache[key] = evaluate_separation(load("separate-cass"), data, compare=compare, precision="auto", condition=condition)
     return cache[key]
 
 
@@ -181,7 +199,9 @@ def highlighters(data: Path, work: Path, cache: dict, model: str = "highlight-cf
 SEP_ROWS = [("mixture", "mixture", False), ("ideal ratio masks", "ideal ratio masks (ceiling of a magnitude mask)", False),
             ("compare: separate-htdemucs", "`separate-htdemucs` (audio-only baseline)", False),
             ("compare: previous", PREVIOUS["separate-cass"][1], False),
-            ("model", "`separate-cass` (default)", True), ("model, video shuffled", "`separate-cass`, video shuffled", False)]
+            ("RNNoise", "RNNoise (`pyrnnoise`) as the dialogue, its residual shared by music and effects", False),
+            ("model", "`separate-cass` (default)", True), ("model, video shuffled", "`separate-cass`, video shuffled", False),
+            ("model, no picture", "`separate-cass`, no picture (an audio file, `--no-video`)", False)]
 HL_ROWS = [("input", "input (the mis-mix)", False),
            ("input, loudness-normalised", "input, loudness-normalised to the training targets' median", False),
            ("separate-then-remix", "separate-then-remix (`separate-cass`, stems at DnR levels)", False),
@@ -201,6 +221,9 @@ VISAH_ROWS = [("input", "input (the mis-mix)", False), ("model", "`highlight-vis
 #: table id → (dataset, function of (data, work, cache) giving the markdown)
 TABLES = {
     "separators-real": ("avdnr-real", lambda d, w, c: separation_table(separators(d, w, c), SEP_ROWS)),
+    "separators-real-dialogue-led": ("avdnr-real", lambda d, w, c: separation_table(separators(d, w, c, "dialogue-led"), SEP_ROWS)),
+    "separators-real-dialogue": ("avdnr-real", lambda d, w, c: boost_table(separators(d, w, c), SEP_ROWS)),
+    "separators-real-dialogue-led-dialogue": ("avdnr-real", lambda d, w, c: boost_table(separators(d, w, c, "dialogue-led"), SEP_ROWS)),
     "separators-procedural": ("avdnr-proc", lambda d, w, c: separation_table(separators(d, w, c), SEP_ROWS)),
     "highlight-cfm-real": ("muddy-real", lambda d, w, c: remix_table(highlighters(d, w, c), HL_ROWS)),
     "highlight-cfm-procedural": ("muddy-proc", lambda d, w, c: remix_table(highlighters(d, w, c), HL_ROWS)),
