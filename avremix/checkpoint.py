@@ -33,6 +33,8 @@ MODELS: dict[str, tuple[type[torch.nn.Module], type]] = {
     "onscreen": (OnScreenSeparator, OnScreenConfig)}
 DEFAULT_MODEL = "highlight-cfm"
 DEFAULT_SEPARATOR = "separate-cass"
+#: the separator trained to work without a picture too (``model.picture_drop``), when it is shipped
+AUDIO_FIRST_SEPARATOR = "separate-cass-audiofirst"
 DEFAULT_ONSCREEN = "separate-onscreen"  # `avremix separate --stems on off`
 
 

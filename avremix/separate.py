@@ -113,6 +113,8 @@ def separate_file(
         if ext == "flac" and decoder.channels > FLAC_MAX_CHANNELS:
             ext = "wav"  # FLAC holds at most 8 channels; 24-bit PCM holds them all, in WAV and in Matroska
             warnings.append(f"{input_path}: FLAC holds at most {FLAC_MAX_CHANNELS} channels; the {decoder.channels}-channel stems are 24-bit WAV")
+        if picture is None and getattr(model, "fps", None) and (no_video or not source.info.has_video):
+            warnings += no_picture_warning(input_path, model)
         with ExitStack() as stack:
             writers = {name: stack.enter_context(MediaWriter(work / f"{name}.{ext}", decoder.sample_rate, decoder.channels,
                                                              layout=decoder.layout, codec=FORMATS[ext])) for name in names}
@@ -138,6 +140,17 @@ def separate_file(
                         streams=streams, outputs=outputs, **source.timing(samples))
     result.warnings += warnings
     return result
+
+
+def no_picture_warning(input_path: str | os.PathLike, model: ChunkModel) -> list[str]:
+    """What to say when a separator that was trained with a picture on every clip (``picture_drop`` 0) runs on
+    audio alone: it finds less dialogue there (its card's no-picture row), and which shipped model does better."""
+    if getattr(getattr(model, "config", None), "picture_drop", 0.0):
+        return []
+    from avremix.checkpoint import AUDIO_FIRST_SEPARATOR, models_dir
+
+    better = f"; --model {AUDIO_FIRST_SEPARATOR} was trained for audio alone" if (models_dir() / AUDIO_FIRST_SEPARATOR / "model.json").exists() else ""
+    return [f"{input_path}: no picture, and this separator was trained with one on every clip: it finds less dialogue from the audio alone (its card's no-picture row){better}"]
 
 
 def query_picture(query: str | os.PathLike, model: ChunkModel):
