@@ -50,7 +50,8 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
     - ``separate-then-remix`` (with ``separator``: its stems at DnR's levels, :func:`separate_then_remix`);
     - each model of ``compare`` (e.g. the previous default), by its name;
     - ``model``, and ``model, video shuffled`` (every clip given another clip's frames; with
-      ``shuffle_video``, for a model that takes the picture).
+      ``shuffle_video``, for a model that takes the picture), and ``model, no picture`` (its null picture,
+      as on an audio file; for a model that runs without one, ``picture_optional``).
 
     ``target`` holds the gain flutter of the target itself (against the input), the bar a remix's own
     flutter is measured against. ``clips`` keeps every per-clip value (for figures and reports). The
@@ -102,6 +103,8 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
         if takes_video:
             shuffled = torch.stack([ds[(i + 1) % n]["frames"] for i in idx])
             add("model, video shuffled", levelled(_run(model, x, shuffled, device, g, dtype), levels["model"], sr), y, x)
+        if getattr(model, "picture_optional", False):  # an audio file: the model's null picture
+            add("model, no picture", levelled(_run(model, x, None, device, g, dtype), levels["model"], sr), y, x)
         if on_batch:
             on_batch(b + 1, n_batches)
     mag_in = np.asarray(clips["input"]["MAG"])
@@ -146,7 +149,7 @@ def _run(model: torch.nn.Module, x: torch.Tensor, v: torch.Tensor, device, g: to
     kwargs = {"noise": torch.randn(x.shape, generator=g).to(device)} if getattr(model, "generative", False) else {}
     device = torch.device(device)
     with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-        return model(x.to(device), v.to(device), **kwargs).float().cpu()
+        return model(x.to(device), None if v is None else v.to(device), **kwargs).float().cpu()
 
 
 def flutter_figure(result: dict, path: str | Path) -> None:

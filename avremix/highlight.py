@@ -83,8 +83,8 @@ class StemGains(torch.nn.Module):
         self.fps, self.frame_size = separator.fps, tuple(separator.frame_size)
         self.generative = bool(getattr(highlighter, "generative", False))
         self.shared_visual = all(getattr(m, "shared_visual", False) for m in (separator, highlighter) if m is not None)
-        # --model none on a separator that can do without the picture: audio files too
-        self.picture_optional = highlighter is None and bool(getattr(separator, "picture_optional", False))
+        # audio files too when every model in it can do without the picture (--model none: the separator's)
+        self.picture_optional = all(getattr(m, "picture_optional", False) for m in (separator, highlighter) if m is not None)
         self.gains_db = {k: float(gains.get(k, 0.0)) for k in stems}
         self.register_buffer("gains", torch.tensor([10 ** (self.gains_db[k] / 20) for k in stems]), persistent=False)  # [K]
 

@@ -14,7 +14,9 @@ its highlighted remix, guided by the picture.
   features (``FrameEncoder``, trained with the model) are projected to a common width, joined along
   channels and mixed by a convolution and a transformer layer over time, so that "which source to bring
   forward" is decided from audio and picture together. The vector field sees this fused condition
-  added to its input and FiLM-modulated by the flow time.
+  added to its input and FiLM-modulated by the flow time. Without a picture (an audio file) a learned
+  *null picture* stands in for the frame features; ``picture_drop`` trains it on that share of items,
+  and only a model so trained runs on audio alone (``picture_optional``).
 - Vector field: dilated residual convolutions (receptive field ~1 s) and transformer layers over time,
   then two zero-initialised heads (an untrained model returns its input):
 
@@ -121,6 +123,7 @@ class CFMConfig(VisualInputConfig):
     probe_weight: float = 1.0  # weight of the probe's fit to the input stems' energy shares per frame (when stems are given)
     probe_gate: tuple[float, float] = (0.45, 0.65)  # masks/probe disagreement (TV of a chunk's shares) where the probe starts to move the masks, and where fully; set it above the largest on validation (the card of highlight-cfm)
     probe_sources: tuple[int, ...] = (1, 2)  # the sources whose joint share the probe re-divides (music, effects); the others keep the masks'
+    picture_drop: float = 0.0  # training: share of items that see the learned null picture instead of their own; > 0 makes the model run on audio files too
 
 
 class Condition(NamedTuple):
@@ -133,6 +136,7 @@ class CFMHighlighter(nn.Module):
     name = "cfm"
     generative = True
     shared_visual = True  # takes one picture per chunk for all its channels (engine)
+    added_weights = ("null_picture",)  # zero at first; a checkpoint saved before it existed loads without it
     FALLBACK_ITERATIONS = 4  # of the probe fallback's proportional fitting (frame shares within ~1e-3 of their aim)
 
     def __init__(self, config: CFMConfig | None = None):
@@ -145,6 +149,8 @@ class CFMHighlighter(nn.Module):
         self.frames = visual_encoder(c.visual, c.visual_in, c.visual_dim)
         self.cond_audio = nn.Conv1d(io, c.hidden, 1)
         self.cond_visual = nn.Conv1d(c.visual_dim, c.hidden, 1)
+        # the frame features of "no picture" (audio files): learned where picture_drop > 0, as the separator's
+        self.null_picture = nn.Parameter(torch.zeros(c.visual_dim))
         self.cond_mix = nn.Conv1d(2 * c.hidden, c.hidden, 3, padding=1)
         self.cond_attn = nn.TransformerEncoderLayer(c.hidden, c.heads, 2 * c.hidden, dropout=0.0, batch_first=True, norm_first=True)
         self.cond_tags = nn.Conv1d(len(STEMS), c.hidden, 1) if c.tags else None
@@ -179,6 +185,12 @@ class CFMHighlighter(nn.Module):
             if layer is not None:
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
+
+    @property
+    def picture_optional(self) -> bool:
+        """Whether it runs on audio alone (an audio file): only once its null picture was trained
+        (``picture_drop > 0``); a model that saw a picture on every item is refused one without."""
+        return self.config.picture_drop > 0
 
     # -- pieces ------------------------------------------------------------------------------------------
     def yamnet(self, audio: torch.Tensor, n_frames: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -254,20 +266,25 @@ class CFMHighlighter(nn.Module):
         return -(target * self.probe_shares(embeddings) * w).sum() / B
 
     def condition(self, x_in: torch.Tensor, visual: torch.Tensor | None, tags: torch.Tensor | None = None,
-                  embeddings: torch.Tensor | None = None, fallback: bool = True) -> Condition:
-        """Fused audio-visual condition ``[B, H, N]`` from the input spectrum ``[B, 2, F, N]``, frames and, with
-        ``tags``, the input's stem tags ``[B, 3, N]`` (with ``probe``, YAMNet's ``embeddings [B, D, N]``;
-        ``fallback=False`` gives the masks as they are, before the probe moves them)."""
+                  embeddings: torch.Tensor | None = None, fallback: bool = True, drop: torch.Tensor | None = None) -> Condition:
+        """Fused audio-visual condition ``[B, H, N]`` from the input spectrum ``[B, 2, F, N]``, frames (None: the
+        null picture) and, with ``tags``, the input's stem tags ``[B, 3, N]`` (with ``probe``, YAMNet's
+        ``embeddings [B, D, N]``; ``fallback=False`` gives the masks as they are, before the probe moves them);
+        ``drop [B]`` (bool) gives those items the null picture."""
         B, _, Fq, N = x_in.shape
         a = self.cond_audio(x_in.reshape(B, 2 * Fq, N))  # [B, H, N]
         if self.cond_tags is not None:
             if tags is None:
                 raise ValueError("this model conditions on stem tags (tags=True): pass stem_tags(audio, N)")
             a = a + self.cond_tags(tags.to(a.dtype))
+        null = self.null_picture[None, :, None]  # [1, D, 1]
         if visual is None:
-            v = torch.zeros_like(a)
+            f = null.expand(B, -1, N)
         else:
-            v = self.cond_visual(frames_to_steps(self.frames(visual), N, B))  # [B, H, N]
+            f = frames_to_steps(self.frames(visual), N, B)  # [B, D, N]
+            if drop is not None:
+                f = torch.where(drop[:, None, None], null.to(f.dtype), f)
+        v = self.cond_visual(f)  # [B, H, N]
         h = self.cond_mix(F.gelu(torch.cat([a, v], dim=1)))  # [B, H, N]; no absolute positions: chunks are shift-invariant
         h = self.cond_attn(h.transpose(1, 2)).transpose(1, 2)
         if self.masks is None:
@@ -323,7 +340,8 @@ class CFMHighlighter(nn.Module):
         x_in, x1 = self.spectral.encode(audio), self.spectral.encode(target)
         x0 = x_in + c.sigma0 * torch.randn_like(x_in)
         tags, embeddings = self.yamnet(audio, x_in.shape[-1])
-        cond = self.condition(x_in, visual, tags, embeddings)
+        drop = torch.rand(x_in.shape[0], device=x_in.device) < c.picture_drop if c.picture_drop else None
+        cond = self.condition(x_in, visual, tags, embeddings, drop=drop)
         s = sample_path(x0, x1)
         fm = cfm_loss(self.velocity(s.xt, s.t, cond), s)
         total, parts = fm, {"fm": fm.item()}

@@ -244,3 +244,42 @@ def test_probe_learns_the_stems_shares_from_its_own_loss(batch):
     assert fit.item() < 0.8 * first, (first, fit.item())
     with pytest.raises(ValueError, match="probe"):
         model.condition(model.spectral.encode(batch["input"]), batch["frames"])
+
+
+def test_null_picture_lets_a_highlighter_run_on_audio_alone(batch, tmp_path):
+    """``picture_drop`` trains a learned null picture in place of the frames; a model trained so runs on an
+    audio file (``highlight`` writes it), while one that saw a picture on every item still needs one."""
+    import soundfile as sf
+
+    from avremix import checkpoint
+    from avremix.highlight import highlight_file
+    from avremix.media import read_audio
+
+    kw = dict(hidden=32, blocks=2, attn_layers=1, heads=2, visual_dim=16, rollout_steps=1)
+    plain = CFMHighlighter(CFMConfig(**kw)).eval()
+    assert not plain.picture_optional
+    with pytest.raises(ValueError, match="needs visual context"):
+        Engine(plain, 16000).process(batch["input"][0].numpy(), None)
+    torch.manual_seed(0)
+    model = CFMHighlighter(CFMConfig(**kw, picture_drop=1.0))
+    for p in model.parameters():
+        p.data.add_(0.02 * torch.randn_like(p))
+    null = model.null_picture.detach().clone()
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    for _ in range(10):
+        loss, _ = model.loss(batch["input"], batch["target"], batch["frames"], batch["input_stems"])
+        opt.zero_grad()
+        loss.backward()
+        assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.frames.parameters())  # every item saw the null picture
+        opt.step()
+    assert (model.null_picture.detach() - null).abs().sum() > 0  # it learned
+    checkpoint.save(model.eval(), tmp_path / "audiofirst")
+    loaded = checkpoint.load(str(tmp_path / "audiofirst"))
+    assert loaded.picture_optional
+    torch.testing.assert_close(loaded.null_picture.float(), model.null_picture.detach(), atol=1e-2, rtol=1e-2)  # half precision on disk
+    x = batch["input"][0].numpy()  # [1, T]
+    sf.write(tmp_path / "voice.wav", x[0], 16000, subtype="FLOAT")
+    result = highlight_file(tmp_path / "voice.wav", tmp_path / "out.wav", model=loaded, config=EngineConfig(device="cpu"))
+    y, rate = read_audio(tmp_path / "out.wav")
+    assert result.output.endswith("out.wav") and rate == 16000 and y.shape == x.shape and np.isfinite(y).all()
+    assert np.abs(y - x).max() > 1e-4  # remixed, not copied
