@@ -149,24 +149,17 @@ def remix_table(result: dict, rows: list[tuple[str, str, bool]], extra: dict | N
     return "".join(lines)
 
 
-def separators(data: Path, work: Path, cache: dict, condition: str = "all", model: str = "separate-cass") -> dict:
-    """``model`` on the split next to the audio-only baseline and the model it is compared with: the
-    default's previous checkpoint, or, for another separator, the default itself."""
-    from avremix.checkpoint import DEFAULT_SEPARATOR, load
+def separators(data: Path, work: Path, cache: dict, condition: str = "all") -> dict:
+    from avremix.checkpoint import load
     from avremix.evaluate import evaluate_separation
 
-    key = ("sep", data, condition, model)
+    key = ("sep", data, condition)
     if key not in cache:
         compare = {"compare: separate-htdemucs": load("separate-htdemucs")}
-        prev = previous(model, work) if model == DEFAULT_SEPARATOR else None
+        prev = previous("separate-cass", work)
         if prev is not None:
             compare["compare: previous"] = prev
-        result = evaluate_separation(load(model), data, compare=compare, precision="auto", condition=condition)
-        if model != DEFAULT_SEPARATOR:  # the default's rows, with and without its picture (its own tables' run)
-            default = separators(data, work, cache, condition)["rows"]
-            result["rows"]["compare: default"] = default["model"]
-            result["rows"]["compare: default, no picture"] = default["model, no picture"]
-        cache[key] = result
+        cache[key] = evaluate_separation(load("separate-cass"), data, compare=compare, precision="auto", condition=condition)
     return cache[key]
 
 
@@ -209,15 +202,6 @@ SEP_ROWS = [("mixture", "mixture", False), ("ideal ratio masks", "ideal ratio ma
             ("RNNoise", "RNNoise (`pyrnnoise`) as the dialogue, its residual shared by music and effects", False),
             ("model", "`separate-cass` (default)", True), ("model, video shuffled", "`separate-cass`, video shuffled", False),
             ("model, no picture", "`separate-cass`, no picture (an audio file, `--no-video`)", False)]
-AUDIOFIRST = "separate-cass-audiofirst"
-AUDIOFIRST_ROWS = [("mixture", "mixture", False), ("ideal ratio masks", "ideal ratio masks (ceiling of a magnitude mask)", False),
-                   ("compare: separate-htdemucs", "`separate-htdemucs` (audio-only baseline)", False),
-                   ("RNNoise", "RNNoise (`pyrnnoise`) as the dialogue, its residual shared by music and effects", False),
-                   ("compare: default", "`separate-cass` (the default), with its picture", False),
-                   ("compare: default, no picture", "`separate-cass` (the default), no picture", False),
-                   ("model", "`separate-cass-audiofirst`, with its picture", False),
-                   ("model, video shuffled", "`separate-cass-audiofirst`, video shuffled", False),
-                   ("model, no picture", "`separate-cass-audiofirst`, no picture (an audio file, `--no-video`)", True)]
 HL_ROWS = [("input", "input (the mis-mix)", False),
            ("input, loudness-normalised", "input, loudness-normalised to the training targets' median", False),
            ("separate-then-remix", "separate-then-remix (`separate-cass`, stems at DnR levels)", False),
@@ -241,10 +225,6 @@ TABLES = {
     "separators-real-dialogue": ("avdnr-real", lambda d, w, c: boost_table(separators(d, w, c), SEP_ROWS)),
     "separators-real-dialogue-led-dialogue": ("avdnr-real", lambda d, w, c: boost_table(separators(d, w, c, "dialogue-led"), SEP_ROWS)),
     "separators-procedural": ("avdnr-proc", lambda d, w, c: separation_table(separators(d, w, c), SEP_ROWS)),
-    "audiofirst-real": ("avdnr-real", lambda d, w, c: separation_table(separators(d, w, c, model=AUDIOFIRST), AUDIOFIRST_ROWS)),
-    "audiofirst-real-dialogue-led": ("avdnr-real", lambda d, w, c: separation_table(separators(d, w, c, "dialogue-led", AUDIOFIRST), AUDIOFIRST_ROWS)),
-    "audiofirst-real-dialogue": ("avdnr-real", lambda d, w, c: boost_table(separators(d, w, c, model=AUDIOFIRST), AUDIOFIRST_ROWS)),
-    "audiofirst-real-dialogue-led-dialogue": ("avdnr-real", lambda d, w, c: boost_table(separators(d, w, c, "dialogue-led", AUDIOFIRST), AUDIOFIRST_ROWS)),
     "highlight-cfm-real": ("muddy-real", lambda d, w, c: remix_table(highlighters(d, w, c), HL_ROWS)),
     "highlight-cfm-procedural": ("muddy-proc", lambda d, w, c: remix_table(highlighters(d, w, c), HL_ROWS)),
     "highlight-visah-real": ("muddy-real", lambda d, w, c: remix_table(highlighters(d, w, c, "highlight-visah"), VISAH_ROWS)),

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avremix.checkpoint import AUDIO_FIRST_SEPARATOR
 from avremix.media import probe, read_audio
 from avremix.media.ffmpeg import ffmpeg_exe
 from tests.conftest import framemd5, run_cli
@@ -158,24 +157,6 @@ def test_zoo_separated(zoo, tmp_path):
         assert np.abs(sum(stems) - x).max() < 1e-3, name  # 24-bit stems sum to the input
         # the default separator was trained with a picture on every clip: audio alone gets a warning that says so
         assert any("no picture" in w for w in r["warnings"]) == (name in AUDIO_ONLY), (name, r["warnings"])
-        assert all(f"--model {AUDIO_FIRST_SEPARATOR}" in w for w in r["warnings"] if "no picture" in w)  # and names the one that was not
-
-
-def test_zoo_audio_files_separated_by_the_audio_first_model(zoo, tmp_path):
-    """The audio-only files of the zoo through the shipped separator trained to do without the picture:
-    three stems each that sum to the audio, and no warning about the missing picture."""
-    files = [zoo / name for name in AUDIO_ONLY]
-    out = tmp_path / "stems"
-    proc = run_cli("separate", *files, "-o", out, "--model", AUDIO_FIRST_SEPARATOR, "--json", "-q")
-    results = _results(proc)
-    assert proc.returncode == 0 and set(results) == set(AUDIO_ONLY), proc.stderr
-    for name, r in results.items():
-        assert r["ok"], r["error"]
-        x, _ = read_audio(zoo / name)
-        stems = [read_audio(path)[0] for path in r["outputs"].values()]
-        assert len(stems) == 3 and all(s.shape == x.shape for s in stems), name
-        assert np.abs(sum(stems) - x).max() < 1e-3, name
-        assert not any("no picture" in w for w in r["warnings"]), r["warnings"]
 
 
 @pytest.mark.slow
