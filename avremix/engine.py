@@ -32,6 +32,11 @@ the effects. Blocks are ``[K, C, n]``.
 
 Channels: every input channel is an item of the batch (the model sees mono audio); all channels of a
 chunk get the same visual context and the same noise. Mono, stereo and 5.1 all keep their layout.
+``channels="linked"`` (highlighters; separators always run per channel): the model runs once per chunk,
+on the mean of the channels, and each channel's difference from that mean follows with the gain the model
+gave the mean, bin by bin (:func:`linked_channels`): one remix for all channels, as a linked stereo
+compressor does, so the stereo image cannot wander (a centred voice stays centred), and the model costs
+what it costs on mono. Where the channels are equal the output is exactly the model's.
 
 Generative models: the initial noise is a deterministic function of (seed, absolute position at the
 model's rate), drawn in one-second blocks from seeded generators. It is the same noise a whole-track draw
@@ -78,6 +83,7 @@ class EngineConfig:
     device: str = "auto"  # "auto" (CUDA when available) | "cpu" | "cuda" | "cuda:N"
     precision: str = "auto"  # "auto" (bf16 on CUDA and on CPUs with native bf16, else fp32) | "fp32" | "bf16" (CUDA or CPU) | "fp16" (CUDA)
     seed: int = 0  # seed of the initial noise of generative models
+    channels: str = "independent"  # a highlighter on 2+ channels: "independent" (one item per channel) | "linked" (see `Engine`)
 
     def validate(self) -> None:
         if self.segment <= 0:
@@ -88,6 +94,8 @@ class EngineConfig:
             raise UsageError(f"--context must be >= 0 seconds, got {self.context}")
         if self.batch_size < 0:
             raise UsageError(f"--batch-size must be >= 1 (or 0 for auto), got {self.batch_size}")
+        if self.channels not in ("independent", "linked"):
+            raise UsageError(f"--channels must be independent or linked, got {self.channels!r}")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise UsageError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
 
@@ -220,6 +228,7 @@ class Engine:
         self.model_rate = int(getattr(model, "sample_rate", self.sample_rate))
         self.noise = NoiseField(self.config.seed, self.model_rate) if getattr(model, "generative", False) else None
         self.stems = tuple(getattr(model, "stems", ()) or ())  # a separator's outputs; () for one output
+        self.linked = self.config.channels == "linked" and not self.stems
         if self.stems and self.strength != 1.0:
             raise UsageError("a separator runs at strength 1")
         if isinstance(model, torch.nn.Module):
@@ -305,7 +314,9 @@ class Engine:
         """The model over windows of equal length → ``[B, C, L]`` at the input's rate (strength applied);
         a separator's → ``[B, K*C, L]`` (stem-major), mixture-consistent."""
         L = windows[0][1]
-        x = np.stack([src.read(a, L) for a, _, _, _ in windows])  # [B, C, L]
+        x_all = np.stack([src.read(a, L) for a, _, _, _ in windows])  # [B, C, L]
+        linked = self.linked and x_all.shape[1] > 1
+        x = x_all.mean(axis=1, keepdims=True) if linked else x_all  # linked: the model sees the channels' mean [B, 1, L]
         B, C, _ = x.shape
         xt = torch.from_numpy(x).reshape(B * C, 1, L)  # [B*C, 1, L]: every channel is an item
         if self.model_rate != self.sample_rate:
@@ -333,9 +344,13 @@ class Engine:
             if self.model_rate < self.sample_rate:  # the band the model cannot see, at the gain of its top octave
                 high = torch.from_numpy(x).reshape(B * C, 1, L) - _fit(AF.resample(xt.cpu(), self.model_rate, self.sample_rate), L)
                 y = y + (high.double() * band_gain(y_model, xt.cpu(), self.model_rate, L, self.sample_rate)).float()
-        y = _fit(y, L).reshape(B, C, L).numpy()  # [B, C, L]
+        y = _fit(y, L).reshape(B, C, L)  # [B, C, L]
+        if linked:  # every channel: the mean's remix + its own difference from the mean at the mean's gains
+            mid = torch.from_numpy(x)
+            y = y + linked_channels(mid, y, torch.from_numpy(x_all) - mid, self.sample_rate)  # [B, C_all, L]
+        y = y.numpy()
         if self.strength != 1.0:
-            y = (1.0 - self.strength) * x + self.strength * y
+            y = (1.0 - self.strength) * x_all + self.strength * y
         return y
 
 
@@ -393,6 +408,33 @@ def band_gain(y: torch.Tensor, x: torch.Tensor, rate: int, length: int, out_rate
     limit = 10 ** (limit_db / 20)
     gain = ((e_y + floor) / (e_x + floor)).sqrt().clamp(1 / limit, limit)
     return _onto(gain, rate, length, out_rate)
+
+
+def linked_channels(mid: torch.Tensor, y_mid: torch.Tensor, diff: torch.Tensor, rate: int, limit_db: float = 24.0) -> torch.Tensor:
+    """The channels' differences from their mean, ``diff [N, C, L]``, with the gain per time-frequency bin
+    that the model gave the mean (``mid [N, 1, L]`` → ``y_mid [N, 1, L]``, all at ``rate``): magnitude ratios
+    on a ~40 ms STFT (energies pooled over 3 x 3 neighbouring bins and frames), within ±``limit_db``, and 1 where the mean is near silent (60 dB below its loudest
+    bin). ``y_mid + linked_channels(...)`` is each channel's remix. Stereo's two differences are each
+    other's negatives: one is transformed."""
+    N, C, L = diff.shape
+    n_fft = 1 << max(8, round(math.log2(0.04 * rate)))  # 2048 at 48 kHz, 1024 at 16-32 kHz
+    hop = n_fft // 4
+    window = torch.hann_window(n_fft)
+
+    def spec(z: torch.Tensor) -> torch.Tensor:
+        return torch.stft(z.reshape(-1, z.shape[-1]).float(), n_fft, hop, window=window, return_complex=True)  # [*, F, M]
+
+    # energies pooled over 3 bins x 3 frames, so that a bin where the mean happens to cancel (the channels
+    # out of phase there) takes its neighbours' gain rather than an arbitrary ratio
+    pool = lambda e: torch.nn.functional.avg_pool2d(e[:, None], 3, stride=1, padding=1, count_include_pad=False)[:, 0]  # noqa: E731
+    e_x, e_y = pool(spec(mid).abs().pow(2)), pool(spec(y_mid).abs().pow(2))  # [N, F, M]
+    floor = 1e-10 + 1e-6 * e_x.amax(dim=(-2, -1), keepdim=True)
+    limit = 10 ** (limit_db / 20)
+    gain = ((e_y + floor) / (e_x + floor)).sqrt().clamp(1 / limit, limit)  # [N, F, M]
+    first = 1 if C == 2 else C  # stereo: diff[:, 1] = -diff[:, 0]
+    d = spec(diff[:, :first]).reshape(N, first, *gain.shape[1:]) * gain[:, None]
+    out = torch.istft(d.reshape(N * first, *gain.shape[1:]), n_fft, hop, window=window, length=L).reshape(N, first, L)
+    return torch.cat([out, -out], dim=1) if C == 2 else out
 
 
 def _fit(y: torch.Tensor, length: int) -> torch.Tensor:

@@ -195,7 +195,7 @@ def test_progress_is_counted_in_seconds(audio):
 
 
 @pytest.mark.parametrize("kw,msg", [({"segment": 0}, "--segment"), ({"overlap": 3.0}, "--overlap"), ({"precision": "int4"}, "--precision"), ({"device": "tpu"}, "--device"),
-                                    ({"batch_size": -1}, "--batch-size")])
+                                    ({"batch_size": -1}, "--batch-size"), ({"channels": "mid-side"}, "--channels")])
 def test_bad_settings_are_user_errors(kw, msg):
     with pytest.raises(UsageError, match=msg):
         Engine(Identity(), SR, config(**kw))
@@ -275,3 +275,59 @@ def test_block_size_does_not_change_the_output(audio, block):
     reference = engine().process(audio, feats)
     streamed = np.concatenate(list(engine().stream(blocks(audio, block), list(feats))), axis=1)
     assert np.abs(streamed - reference).max() < 1e-6
+
+
+class CountItems(SmallConv):
+    """SmallConv that records how many items (channels) each forward pass sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.items = []
+
+    def forward(self, audio, visual=None, noise=None):
+        self.items.append(audio.shape[0])
+        return super().forward(audio, visual, noise)
+
+
+def test_linked_channels_run_the_model_once_on_their_mean(audio):
+    """--channels linked: one item per chunk whatever the channel count; where the channels are equal (dual
+    mono) each output channel is exactly the model's output on that mono signal."""
+    mono = np.repeat(audio[:1], 2, axis=0)
+    linked, plain = CountItems(), CountItems()
+    out = Engine(linked, SR, config(channels="linked", batch_size=1)).process(mono)
+    ref = Engine(plain, SR, config(batch_size=1)).process(mono)
+    assert set(linked.items) == {1} and set(plain.items) == {2}
+    assert np.abs(out - ref).max() < 1e-5
+    assert np.abs(out[0] - out[1]).max() < 1e-6
+
+
+@pytest.mark.parametrize("channels", [2, 6])
+def test_linked_channels_follow_the_gain_the_model_gave_their_mean(audio, channels):
+    """What differs between channels (side content, a hard-panned source) gets the gain the model gave the
+    mean in that time-frequency bin: an identity model returns every channel, a model that ducks the second
+    half by 12 dB ducks every channel's second half by 12 dB, side and panned content included."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate([audio, (rng.standard_normal((channels - 2, audio.shape[1])) * 0.1).astype(np.float32)]) if channels > 2 else audio
+    x[0] += 0.3 * np.sin(2 * np.pi * 440 * np.arange(x.shape[1]) / SR).astype(np.float32)  # a tone panned hard left
+    same = Engine(Identity(), SR, config(channels="linked")).process(x)
+    assert same.shape == x.shape and np.abs(same - x).max() < 1e-4
+    out = Engine(DuckSecondHalf(), SR, config(channels="linked", segment=8.0, context=0.0)).process(x)
+    n = x.shape[1]
+    first, second = slice(n // 10, 4 * n // 10), slice(6 * n // 10, 9 * n // 10)
+    for c in range(channels):
+        assert np.abs(out[c, first] - x[c, first]).max() < 1e-3
+        level = 20 * np.log10(np.sqrt(np.mean(out[c, second] ** 2)) / np.sqrt(np.mean(x[c, second] ** 2)))
+        assert level == pytest.approx(-12.0, abs=0.2)
+
+
+def test_separators_ignore_linking(audio):
+    """A separator's stems must sum to each channel's own input: it always runs per channel."""
+    class TwoStems(Identity):
+        stems = ("a", "b")
+
+        def forward(self, audio, visual=None, noise=None):
+            return torch.cat([0.25 * audio, 0.75 * audio], dim=1)
+
+    out = Engine(TwoStems(), SR, config(channels="linked")).process(audio)
+    assert out.shape == (2, *audio.shape) and np.abs(out.sum(0) - audio).max() < 1e-5
+    assert np.abs(out[0] - 0.25 * audio).max() < 1e-5
