@@ -413,11 +413,16 @@ def band_gain(y: torch.Tensor, x: torch.Tensor, rate: int, length: int, out_rate
 def linked_channels(mid: torch.Tensor, y_mid: torch.Tensor, diff: torch.Tensor, rate: int, limit_db: float = 24.0) -> torch.Tensor:
     """The channels' differences from their mean, ``diff [N, C, L]``, with the gain per time-frequency bin
     that the model gave the mean (``mid [N, 1, L]`` → ``y_mid [N, 1, L]``, all at ``rate``): magnitude ratios
-    on a ~40 ms STFT (energies pooled over 3 x 3 neighbouring bins and frames), within ±``limit_db``, and 1 where the mean is near silent (60 dB below its loudest
-    bin). ``y_mid + linked_channels(...)`` is each channel's remix. Stereo's two differences are each
+    on a ~40 ms STFT (energies pooled over 3 x 3 neighbouring bins and frames), within ±``limit_db``, and 1
+    where the mean is near silent (60 dB below its loudest bin). ``y_mid + linked_channels(...)`` is each channel's remix. Stereo's two differences are each
     other's negatives: one is transformed."""
     N, C, L = diff.shape
     n_fft = 1 << max(8, round(math.log2(0.04 * rate)))  # 2048 at 48 kHz, 1024 at 16-32 kHz
+    while n_fft > 16 and n_fft // 2 >= L:  # a clip shorter than the frame: a shorter frame
+        n_fft //= 2
+    if n_fft // 2 >= L:  # a few samples: the ratio of the whole clip's energies
+        e_x, e_y = mid.double().pow(2).sum(dim=-1, keepdim=True), y_mid.double().pow(2).sum(dim=-1, keepdim=True)
+        return (diff * ((e_y + 1e-12) / (e_x + 1e-12)).sqrt().clamp(10 ** (-limit_db / 20), 10 ** (limit_db / 20))).float()
     hop = n_fft // 4
     window = torch.hann_window(n_fft)
 

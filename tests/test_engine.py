@@ -331,3 +331,10 @@ def test_separators_ignore_linking(audio):
     out = Engine(TwoStems(), SR, config(channels="linked")).process(audio)
     assert out.shape == (2, *audio.shape) and np.abs(out.sum(0) - audio).max() < 1e-5
     assert np.abs(out[0] - 0.25 * audio).max() < 1e-5
+
+
+@pytest.mark.parametrize("n", [5, 300, 1500])
+def test_linked_channels_on_clips_shorter_than_their_frame(n):
+    x = (np.random.default_rng(2).standard_normal((2, n)) * 0.1).astype(np.float32)
+    out = Engine(HalfGain(), SR, config(channels="linked")).process(x)
+    assert out.shape == x.shape and np.abs(out - 0.5 * x).max() < 1e-4
