@@ -403,26 +403,31 @@ def band_gain(y: torch.Tensor, x: torch.Tensor, rate: int, length: int, out_rate
     """The amplitude gain ``[N, 1, length]`` that the model's output ``y [N, 1, T]`` gives the top octave of
     its input ``x [N, 1, T]`` (both at ``rate``), within ±``limit_db``, interpolated onto ``length``
     samples at ``out_rate``: what the band above the model's Nyquist frequency gets."""
-    e_y, e_x = _top_energy(y, rate, smooth), _top_energy(x, rate, smooth)
-    floor = 1e-10 + 1e-6 * e_x.amax(dim=-1, keepdim=True)  # near-silent top octave: gain → 1
-    limit = 10 ** (limit_db / 20)
-    gain = ((e_y + floor) / (e_x + floor)).sqrt().clamp(1 / limit, limit)
+    gain = _energy_gain(_top_energy(y, rate, smooth), _top_energy(x, rate, smooth), limit_db, dims=(-1,))
     return _onto(gain, rate, length, out_rate)
+
+
+def _energy_gain(e_y: torch.Tensor, e_x: torch.Tensor, limit_db: float, dims: tuple[int, ...]) -> torch.Tensor:
+    """The amplitude gain ``sqrt(e_y / e_x)`` that takes energies ``e_x`` to ``e_y``, within ±``limit_db``;
+    → 1 where ``e_x`` is 60 dB below its largest over ``dims`` (near silence: no ratio to trust)."""
+    floor = 1e-10 + 1e-6 * e_x.amax(dim=dims, keepdim=True)
+    limit = 10 ** (limit_db / 20)
+    return ((e_y + floor) / (e_x + floor)).sqrt().clamp(1 / limit, limit)
 
 
 def linked_channels(mid: torch.Tensor, y_mid: torch.Tensor, diff: torch.Tensor, rate: int, limit_db: float = 24.0) -> torch.Tensor:
     """The channels' differences from their mean, ``diff [N, C, L]``, with the gain per time-frequency bin
     that the model gave the mean (``mid [N, 1, L]`` → ``y_mid [N, 1, L]``, all at ``rate``): magnitude ratios
     on a ~40 ms STFT (energies pooled over 3 x 3 neighbouring bins and frames), within ±``limit_db``, and 1
-    where the mean is near silent (60 dB below its loudest bin). ``y_mid + linked_channels(...)`` is each channel's remix. Stereo's two differences are each
-    other's negatives: one is transformed."""
+    where the mean is near silent (60 dB below its loudest bin). ``y_mid + linked_channels(...)`` is each
+    channel's remix. Stereo's two differences are each other's negatives: one is transformed."""
     N, C, L = diff.shape
     n_fft = 1 << max(8, round(math.log2(0.04 * rate)))  # 2048 at 48 kHz, 1024 at 16-32 kHz
     while n_fft > 16 and n_fft // 2 >= L:  # a clip shorter than the frame: a shorter frame
         n_fft //= 2
     if n_fft // 2 >= L:  # a few samples: the ratio of the whole clip's energies
-        e_x, e_y = mid.double().pow(2).sum(dim=-1, keepdim=True), y_mid.double().pow(2).sum(dim=-1, keepdim=True)
-        return (diff * ((e_y + 1e-12) / (e_x + 1e-12)).sqrt().clamp(10 ** (-limit_db / 20), 10 ** (limit_db / 20))).float()
+        energy = lambda z: z.double().pow(2).sum(dim=-1, keepdim=True)  # noqa: E731
+        return (diff * _energy_gain(energy(y_mid), energy(mid), limit_db, dims=(-1,))).float()
     hop = n_fft // 4
     window = torch.hann_window(n_fft)
 
@@ -433,9 +438,7 @@ def linked_channels(mid: torch.Tensor, y_mid: torch.Tensor, diff: torch.Tensor, 
     # out of phase there) takes its neighbours' gain rather than an arbitrary ratio
     pool = lambda e: torch.nn.functional.avg_pool2d(e[:, None], 3, stride=1, padding=1, count_include_pad=False)[:, 0]  # noqa: E731
     e_x, e_y = pool(spec(mid).abs().pow(2)), pool(spec(y_mid).abs().pow(2))  # [N, F, M]
-    floor = 1e-10 + 1e-6 * e_x.amax(dim=(-2, -1), keepdim=True)
-    limit = 10 ** (limit_db / 20)
-    gain = ((e_y + floor) / (e_x + floor)).sqrt().clamp(1 / limit, limit)  # [N, F, M]
+    gain = _energy_gain(e_y, e_x, limit_db, dims=(-2, -1))  # [N, F, M]
     first = 1 if C == 2 else C  # stereo: diff[:, 1] = -diff[:, 0]
     d = spec(diff[:, :first]).reshape(N, first, *gain.shape[1:]) * gain[:, None]
     out = torch.istft(d.reshape(N * first, *gain.shape[1:]), n_fft, hop, window=window, length=L).reshape(N, first, L)
