@@ -39,7 +39,8 @@ test-all: $(STAMP)
 
 # speed and memory (benchmarks/), then the quality of the shipped defaults on their real test splits,
 # regenerated and compared with their model cards (fails when a number moved more than 1 %)
-bench: data-assets
+bench: $(STAMP)
+	$(MAKE) data-assets COLLECTION=starter
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_batch.py
 	$(BIN)/python docs/eval_cards.py --work $${AVREMIX_EVAL:-/tmp/avremix-eval} --check --print --only separators-real highlight-cfm-real
@@ -53,13 +54,14 @@ bench-data: $(STAMP)
 # regenerate every table of the model cards from the shipped checkpoints (builds the datasets it needs
 # into $$AVREMIX_EVAL, default /tmp/avremix-eval; the real ones need `make data-assets`); `make eval CHECK=1`
 # only compares (exit 1 when a number is more than 1 % off)
-eval: data-assets
+eval: $(STAMP)
+	$(MAKE) data-assets COLLECTION=starter
 	$(BIN)/python docs/eval_cards.py --work $${AVREMIX_EVAL:-/tmp/avremix-eval} $(if $(CHECK),--check)
 
 # real recordings (speech, music, effects, ambience) from Debian's archive into $$AVREMIX_ASSETS
 # (default ~/.cache/avremix/assets): apt-get download + dpkg -x, no root, nothing installed system-wide
 data-assets: $(STAMP)
-	$(BIN)/avremix assets --fetch
+	$(BIN)/avremix assets --fetch --collection $(or $(COLLECTION),all)
 
 # optional system-wide Debian tools for `--sources assets`: espeak-ng voices, fluidsynth + a GM soundfont, UI sounds
 data-tools:

@@ -594,18 +594,22 @@ def probe(
 @app.command()
 @user_errors
 def assets(
-    fetch: bool = typer.Option(False, "--fetch", help="First fetch the packages (default: the starter set, about 2.1 GB) with apt-get download + dpkg -x; no root, nothing installed system-wide; finished packages are skipped."),
-    packages: list[str] = typer.Option(None, "--package", "-p", help="With --fetch: only this package (repeatable); see the catalogue in avremix/data/sources/catalog.py."),
+    fetch: bool = typer.Option(False, "--fetch", help="First fetch the packages of --collection with apt-get download + dpkg -x; no root, nothing installed system-wide; finished packages are skipped."),
+    collection: str = typer.Option("all", "--collection", help="With --fetch: starter (the speech, music, effects and ambience every shipped model was trained on; about 2.1 GB download, 1.9 GB on disk), extra (effects, ambience and six songs of 21 large game and simulator packages; about 6.8 GB download, 1.1 GB on disk) or all."),
+    packages: list[str] = typer.Option(None, "--package", "-p", help="With --fetch: only this package (repeatable), instead of --collection; see the catalogue in avremix/data/sources/catalog.py."),
     refresh: bool = typer.Option(False, "--refresh", help="Re-index every package instead of using the cached index."),
     as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
     """Real recordings (speech, music, effects, ambience) from Debian packages: what is installed, in which split.
 
     The folder is $AVREMIX_ASSETS (default ~/.cache/avremix/assets)."""
-    from avremix.data.sources.catalog import STARTER
+    from avremix.data.sources.catalog import EXTRA, STARTER
     from avremix.data.sources.index import survey
     from avremix.errors import UsageError
 
+    sets = {"starter": STARTER, "extra": EXTRA, "all": STARTER + EXTRA}
+    if collection not in sets:
+        raise UsageError(f"--collection must be starter, extra or all, got {collection!r}")
     if packages and not fetch:
         raise UsageError("--package chooses what --fetch fetches; add --fetch")
 
@@ -613,7 +617,7 @@ def assets(
         if not quiet and not as_json and status != "indexed":
             err.print(f"{name}: {status}", highlight=False)
 
-    result = survey(list(packages or STARTER) if fetch else None, refresh=refresh, on_event=say)
+    result = survey(list(packages or sets[collection]) if fetch else None, refresh=refresh, on_event=say)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:
@@ -628,14 +632,21 @@ def _print_assets(result: dict) -> None:
     out = Console()
     for cat, info in result["categories"].items():
         table = Table(title=f"{cat}: {info['hours']:.2f} h in {info['files']} files", title_justify="left")
-        for col in ("package", "split", "files", "hours", "rates (kHz)", "languages", "speakers / sources", "licence"):
+        for col in ("package", "collection", "split", "files", "hours", "rates (kHz)", "languages", "speakers / sources", "licence"):
             table.add_column(col, justify="right" if col in ("files", "hours") else "left", no_wrap=col == "package")
         for r in info["packages"]:
             langs = ", ".join(r["languages"][:3]) + (f" +{len(r['languages']) - 3}" if len(r["languages"]) > 3 else "")
             rates = ", ".join(f"{x / 1000:g}" for x in r["sample_rates"])
-            table.add_row(r["package"], r["split"], str(r["files"]), f"{r['hours']:.2f}", rates, langs,
+            table.add_row(r["package"], r["collection"], r["split"], str(r["files"]), f"{r['hours']:.2f}", rates, langs,
                           str(r.get("speakers", r.get("sources"))), r["licence"])
         out.print(table)
+    cats = result["categories"]
+    fx = {c: sum(r["hours"] for k in ("effects", "ambience") for r in cats[k]["packages"] if r["collection"] == c)
+          for c in ("starter", "extra")}
+    sung = result["sung"]
+    out.print(f"effects + ambience: {fx['starter'] + fx['extra']:.2f} h (starter {fx['starter']:.2f}, extra {fx['extra']:.2f}); "
+              f"music with sung vocals: {sung['minutes']:.1f} min in {sung['files']} file{'' if sung['files'] == 1 else 's'}",
+              highlight=False, soft_wrap=True)
     held = "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in result["held_out"].items())
     out.print(f"held out: {held}", highlight=False)
     out.print(f"folder: {result['assets']}", highlight=False)
@@ -651,6 +662,7 @@ app.add_typer(datasets, name="build-dataset")
 
 
 _SOURCES = typer.Option("auto", "--sources", help="Where the sounds come from: real (recordings from `make data-assets`), procedural (generated, always available), assets (espeak-ng / fluidsynth / effect files from `make data-tools`), or auto (real recordings for every family the split has them for, else the tools for half the clips, else procedural).")
+_ASSETS = typer.Option("starter", "--assets", help="With real recordings: starter (the collection every shipped model was trained on; the default, so builds stay as they were) or all (starter + the extra collection of effects, ambience and songs from the large game and simulator packages; `avremix assets` lists both).")
 _PREVIEW = typer.Option(0, "--preview", min=0, help="Also write N examples as mp4 files (picture + one titled audio track per mix and stem) to OUTPUT/preview/, test split first.")
 
 
@@ -685,13 +697,13 @@ def build_synth(
     output: Path = _OUT,
     clips: int = typer.Option(200, "--clips", "-n", help="Number of 10 s clips."),
     duration: float = typer.Option(10.0, help="Seconds per clip."),
-    sources: str = _SOURCES, preview: int = _PREVIEW,
+    sources: str = _SOURCES, assets: str = _ASSETS, preview: int = _PREVIEW,
     jobs: int = _JOBS, seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
     """Audio-visual clips with known stems and a director's mix that follows the picture."""
     from avremix.data import synth
 
-    config = synth.SynthConfig(duration=duration, sources=sources)
+    config = synth.SynthConfig(duration=duration, sources=sources, assets=assets)
     _build(lambda on_item: synth.build(output, clips, seed, config, jobs, on_item), quiet, as_json, output, preview)
 
 
@@ -708,14 +720,14 @@ def build_muddy(
     window: float = typer.Option(10.0, help="Seconds per example."),
     sources: str | None = typer.Option(None, "--sources", help="Instead of --synth: first build a synth corpus of --clips clips from these sources (real, procedural, assets or auto) into OUTPUT/synth."),
     clips: int = typer.Option(200, "--clips", "-n", help="With --sources: clips in that synth corpus."),
-    preview: int = _PREVIEW,
+    assets: str = _ASSETS, preview: int = _PREVIEW,
     jobs: int = _JOBS, seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
     """The VisAH Muddy Mix recipe: separate, suppress the loudest stem, highlight the others, remix."""
     from avremix.data import muddy
 
     config = muddy.MuddyConfig(window=window, mode=mode, separator=separator, peak_normalize=peak_normalize)
-    specs, failed = muddy.plan(output, synth_dir, videos, cmd_csv, config, seed, sources, clips, jobs)
+    specs, failed = muddy.plan(output, synth_dir, videos, cmd_csv, config, seed, sources, clips, jobs, assets)
     _build(lambda on_item: muddy.build(output, specs, jobs, on_item, failed), quiet, as_json, output, preview)
 
 
@@ -726,13 +738,13 @@ def build_avdnr(
     clips: int = typer.Option(200, "--clips", "-n", help="Number of mixtures."),
     duration: float = typer.Option(10.0, help="Seconds per mixture."),
     channels: int = typer.Option(1, "--channels", help="1: mono mixtures and stems, 2: stereo (dialogue near the centre, music as recorded, effects panned)."),
-    sources: str = _SOURCES, preview: int = _PREVIEW,
+    sources: str = _SOURCES, assets: str = _ASSETS, preview: int = _PREVIEW,
     jobs: int = _JOBS, seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
     """AV-CASS mixtures: speech with its face video, effects with their scene video, music; film loudness."""
     from avremix.data import avdnr
 
-    config = avdnr.AVDnRConfig(duration=duration, sources=sources, channels=channels)
+    config = avdnr.AVDnRConfig(duration=duration, sources=sources, channels=channels, assets=assets)
     _build(lambda on_item: avdnr.build(output, clips, seed, config, jobs, on_item), quiet, as_json, output, preview)
 
 
@@ -744,7 +756,7 @@ def build_hardpairs(
     categories: str = typer.Option("speech,music,effects", "--categories", help="Comma-separated classes that targets and interferers are drawn from: speech (a voice; on screen a face whose mouth moves with it), music (on screen an object flashing at its notes), effects (sound events; on screen an object flashing at them)."),
     easy: float = typer.Option(0.25, "--easy", help="Probability (0 to 1) that a pair is easy: target and interferer from two different categories. The rest are hard: both from the same category (effects: the same class). With one category every pair is hard."),
     sources: str = typer.Option("auto", "--sources", help="real (recordings from `make data-assets`: speakers, music tracks, effect files whose class is the file name without digits), procedural (generated, always available), or auto (real for every category the split has them for)."),
-    preview: int = _PREVIEW,
+    assets: str = _ASSETS, preview: int = _PREVIEW,
     jobs: int = _JOBS, seed: int = _SEED, as_json: bool = _JSON, quiet: bool = _QUIET,
 ) -> None:
     """AlignSep pairs for video-queried separation: an on-screen target and an off-screen interferer.
@@ -758,7 +770,7 @@ def build_hardpairs(
     if unknown or not names:
         raise UsageError(f"--categories: unknown category {', '.join(map(repr, unknown))}; choose from {', '.join(hardpairs.CATEGORIES)}"
                          if unknown else f"--categories is empty; choose from {', '.join(hardpairs.CATEGORIES)}")
-    config = hardpairs.HardPairsConfig(sources=sources, categories=names, easy=easy)
+    config = hardpairs.HardPairsConfig(sources=sources, categories=names, easy=easy, assets=assets)
     _build(lambda on_item: hardpairs.build(output, pairs, seed, config, jobs, on_item), quiet, as_json, output, preview)
 
 

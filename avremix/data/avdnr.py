@@ -60,7 +60,7 @@ def plan(n: int, seed: int, config: SynthConfig) -> list[dict]:
     config = config if isinstance(config, AVDnRConfig) else AVDnRConfig(**asdict(config))
     config.validate()
     if config.sources == "real":
-        check_real_sources()
+        check_real_sources(assets=config.assets)
     return [{"item": f"avdnr-{seed}-{i:05d}", "source": f"avdnr-{seed}-{i:05d}", "seed": seed, "index": i, "config": asdict(config)} for i in range(n)]
 
 

@@ -65,7 +65,7 @@ from avremix.config import config_from_dict
 from avremix.data import scene, sources
 from avremix.data.embed import cosine, yamnet_embedding
 from avremix.data.loudness import loudness
-from avremix.data.sources.real import asset_refs, effect_class, real_sources
+from avremix.data.sources.real import ASSET_SETS, asset_refs, effect_class, real_sources
 from avremix.data.store import Store, split_of, write_wav
 from avremix.data.synth import check_real_sources
 from avremix.errors import UsageError
@@ -93,12 +93,15 @@ class HardPairsConfig:
     max_pattern_corr: float = 0.3  # temporal patterns at least this different
     snr_db: tuple[float, float] = (-5.0, 5.0)  # target-to-interferer loudness ratio range
     sources: str = "auto"  # auto (real recordings where the split has them) | real | procedural
+    assets: str = "starter"  # the real recordings' collections: starter | all (as SynthConfig.assets)
     categories: tuple[str, ...] = CATEGORIES  # what targets and interferers are drawn from
     easy: float = 0.25  # chance of a pair from two different categories (else both from one: hard)
 
     def validate(self) -> None:
         if self.sources not in ("auto", "real", "procedural"):
             raise UsageError(f"--sources must be auto, real or procedural for hardpairs, got {self.sources!r}")
+        if self.assets not in ASSET_SETS:
+            raise UsageError(f"--assets must be {' or '.join(ASSET_SETS)}, got {self.assets!r}")
         unknown = [c for c in self.categories if c not in CATEGORIES]
         if unknown or not self.categories:
             got = ", ".join(map(repr, unknown)) if unknown else "none"
@@ -126,7 +129,7 @@ class Candidate:
 def plan(n: int, seed: int, config: HardPairsConfig) -> list[dict]:
     config.validate()
     if config.sources == "real":
-        check_real_sources(tuple(dict.fromkeys(config.categories)))
+        check_real_sources(tuple(dict.fromkeys(config.categories)), config.assets)
     return [{"item": f"hardpairs-{seed}-{i:05d}", "source": f"hardpairs-{seed}-{i:05d}", "seed": seed, "index": i, "config": asdict(config)} for i in range(n)]
 
 
@@ -137,17 +140,17 @@ def _family(cfg: HardPairsConfig, category: str, split: str) -> str:
     """real or procedural for one category of one split."""
     if cfg.sources == "procedural":
         return "procedural"
-    if real_sources().index.has(category, split):
+    if real_sources(cfg.assets).index.has(category, split):
         return "real"
     if cfg.sources == "real":
         raise sources.AssetsUnavailable(f"--sources real: no real {category} recordings for the {split} split; run `make data-assets`")
     return "procedural"
 
 
-def _effect_files(split: str) -> dict[str, list]:
+def _effect_files(split: str, assets: str) -> dict[str, list]:
     """Real effect files of ``split`` grouped by class (file name without digits)."""
     groups: dict[str, list] = {}
-    for f in real_sources().index.pool("effects", split):
+    for f in real_sources(assets).index.pool("effects", split):
         groups.setdefault(effect_class(f.path), []).append(f)
     return groups
 
@@ -209,7 +212,7 @@ def _candidate(rng: np.random.Generator, category: str, cfg: HardPairsConfig, sp
     if category == "effects":
         k = int(rng.integers(2, 6))
         if family == "real":
-            events = real_sources().effect_events(rng, cfg.duration, split, sr, n_events=k, files=files)
+            events = real_sources(cfg.assets).effect_events(rng, cfg.duration, split, sr, n_events=k, files=files)
         else:
             events = sources.effect_events_procedural(rng, cfg.duration, sr, n_events=k, classes=[effect_cls])
         audio = np.zeros(T, np.float32)
@@ -218,7 +221,8 @@ def _candidate(rng: np.random.Generator, category: str, cfg: HardPairsConfig, sp
         return Candidate("effects", effect_cls, family, audio, sources.activity_envelope(audio, sr), None, events,
                          [e.meta for e in events])
     if family == "real":
-        clip = (real_sources().speech if category == "speech" else real_sources().music)(rng, cfg.duration, split, sr)
+        real = real_sources(cfg.assets)
+        clip = (real.speech if category == "speech" else real.music)(rng, cfg.duration, split, sr)
     elif category == "speech":
         clip = sources.speech_procedural(rng, cfg.duration, sr, speaker=_speaker_in_split(rng, split))
     else:
@@ -234,7 +238,7 @@ def _candidates(rng: np.random.Generator, category: str, n: int, cfg: HardPairsC
     effect_cls, files = "", None
     if category == "effects":
         if family == "real":
-            groups = _effect_files(split)
+            groups = _effect_files(split, cfg.assets)
             effect_cls = sorted(groups)[int(rng.integers(len(groups)))]
             files = groups[effect_cls]
         else:

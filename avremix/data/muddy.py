@@ -286,11 +286,12 @@ def _separate(window: np.ndarray, separator, sr_out: int, pictures: np.ndarray |
 
 
 def plan(root: str | Path, synth_dir=None, videos=None, cmd_csv=None, config: MuddyConfig | None = None, seed: int = 0,
-         sources: str | None = None, clips: int = 200, jobs: int = 1) -> tuple[list[dict], list[dict]]:
+         sources: str | None = None, clips: int = 200, jobs: int = 1, assets: str = "starter") -> tuple[list[dict], list[dict]]:
     """Item specs from exactly one source, and the sources that failed before building (downloads).
 
     ``sources`` (auto | real | procedural | assets) builds the synth corpus first, ``clips`` clips of the
-    window's length into ``root/synth`` (resumable like every build), and makes Muddy Mix from it."""
+    window's length into ``root/synth`` (resumable like every build; real recordings of the ``assets`` set),
+    and makes Muddy Mix from it."""
     config = config or MuddyConfig()
     config.validate()
     given = [x for x in (synth_dir, videos, cmd_csv, sources) if x is not None]
@@ -300,7 +301,7 @@ def plan(root: str | Path, synth_dir=None, videos=None, cmd_csv=None, config: Mu
         from avremix.data import synth
 
         synth_dir = Path(root) / "synth"
-        built = synth.build(synth_dir, clips, seed, synth.SynthConfig(duration=config.window, sources=sources), jobs)
+        built = synth.build(synth_dir, clips, seed, synth.SynthConfig(duration=config.window, sources=sources, assets=assets), jobs)
         if built.failed:
             raise UsageError(f"{len(built.failed)} synth clips failed; first: {built.failed[0]['error']}", synth_dir)
     if synth_dir is not None:

@@ -36,7 +36,7 @@ import numpy as np
 from avremix.config import config_from_dict
 from avremix.data import scene, sources
 from avremix.data.loudness import normalize_loudness
-from avremix.data.sources.real import asset_refs, pan_gains, real_sources
+from avremix.data.sources.real import ASSET_SETS, asset_refs, pan_gains, real_sources
 from avremix.data.store import Store, split_of, write_wav
 from avremix.errors import UsageError
 from avremix.media import FrameSampler
@@ -55,6 +55,7 @@ class SynthConfig:
     fps: float = 10.0  # stored frames (frames.npy)
     frame_size: tuple[int, int] = (64, 64)  # (W, H) of the stored frames
     sources: str = "auto"  # auto (real recordings when installed, else tools for half the clips) | real | procedural | assets
+    assets: str = "starter"  # the real recordings' collections: starter (every shipped model's) | all (starter + extra)
     stem_lufs: float = -27.0  # loudness of every stem in the flat mix (±3 LU per clip)
     p_onscreen: float = 0.6  # chance that an effect event's source is in the picture
     rules: dict = field(default_factory=dict)  # MixRules overrides
@@ -62,6 +63,8 @@ class SynthConfig:
     def validate(self) -> None:
         if self.sources not in SOURCES:
             raise UsageError(f"--sources must be one of {', '.join(SOURCES)}, got {self.sources!r}")
+        if self.assets not in ASSET_SETS:
+            raise UsageError(f"--assets must be {' or '.join(ASSET_SETS)}, got {self.assets!r}")
         if self.duration < 1:
             raise UsageError(f"--duration must be at least 1 second, got {self.duration}")
 
@@ -75,7 +78,7 @@ def plan(n_clips: int, seed: int, config: SynthConfig) -> list[dict]:
         if missing:
             raise UsageError(f"--sources assets: no {', '.join(missing)} tools installed; run `make data-tools` (Debian packages, root) or use --sources procedural")
     if config.sources == "real":
-        check_real_sources()
+        check_real_sources(assets=config.assets)
     return [
         {"item": f"synth-{seed}-{i:05d}", "source": f"synth-{seed}-{i:05d}", "seed": seed, "index": i, "scene": 0, "config": asdict(config)}
         for i in range(n_clips)
@@ -130,9 +133,9 @@ def build_item(spec: dict, out: Path) -> tuple[list[dict], list[dict]]:
     return [row], []
 
 
-def check_real_sources(categories: tuple[str, ...] = ("speech", "music", "effects")) -> None:
+def check_real_sources(categories: tuple[str, ...] = ("speech", "music", "effects"), assets: str = "starter") -> None:
     """One clear error up front when ``--sources real`` cannot be served for every split."""
-    index = real_sources().index
+    index = real_sources(assets).index
     missing = [f"{c} ({s})" for c in categories for s in ("train", "val", "test") if not index.has(c, s)]
     if missing:
         raise UsageError(f"--sources real: no real recordings for {', '.join(missing)} in {index.root}; "
@@ -147,7 +150,7 @@ def make_audio(rng: np.random.Generator, cfg: SynthConfig, split: str) -> dict:
     procedural generators. Besides the mono signals it returns each stem's stereo image (``stereo``).
     """
     sr, dur = cfg.sample_rate, cfg.duration
-    real = real_sources() if cfg.sources in ("auto", "real") else None
+    real = real_sources(cfg.assets) if cfg.sources in ("auto", "real") else None
     tools = sources.find_assets() if cfg.sources in ("auto", "assets") else None
 
     def family(name: str, category: str) -> str:

@@ -291,3 +291,92 @@ def test_preview_writes_titled_tracks(tmp_path):
         titles = [s.metadata.get("title", s.metadata.get("handler_name")) for s in c.streams.audio]  # mp4 keeps handler_name
         assert len(c.streams.video) == 1
     assert titles == ["mixture", "dialogue", "music", "effects"]
+
+
+# ---- the extra collection ------------------------------------------------------------------------------------------
+EXTRA_NAMES = ("btanks-data", "krank", "wordwarvi-sound")
+
+
+@pytest.fixture(scope="module")
+def fetched_extra(fetched, tmp_path_factory) -> Path:
+    """The starter fixture packages plus three of the extra collection, laid out like the real ones."""
+    root = tmp_path_factory.mktemp("assets-extra")
+    shutil.copytree(fetched / "packages", root / "packages", symlinks=True)
+    (root / "debs").mkdir()
+    tmp = tmp_path_factory.mktemp("debsrc-extra")
+    bt, kr, ww = "usr/share/games/btanks/data/sounds", "usr/share/games/krank/sounds", "usr/share/wordwarvi/sounds"
+    _deb(tmp, "btanks-data", {f"{bt}/explosion.ogg": _effect(11), f"{bt}/ambient/wind.ogg": _ambience(11)}, root / "debs")
+    _deb(tmp, "krank", {f"{kr}/summer/atmo.ogg": _ambience(12), f"{kr}/summer/hit.wav": _effect(12),
+                        f"{kr}/menu/click.wav": _effect(13)}, root / "debs")
+    _deb(tmp, "wordwarvi-sound", {f"{ww}/bomb.ogg": _effect(14), f"{ww}/destiny_facedown.ogg": _music(14),
+                                  f"{ww}/highscoremusic.ogg": _music(15)}, root / "debs")
+    report = fetch.fetch(EXTRA_NAMES, root, apt_get="false")
+    assert sorted(report.fetched) == sorted(EXTRA_NAMES) and not report.failed, report.as_dict()
+    return root
+
+
+def test_extra_collection_is_indexed_but_builds_draw_from_the_starter_one(fetched, fetched_extra):
+    everything = index.load_index(fetched_extra, refresh=True)
+    starter = index.load_index(fetched_extra, collections=("starter",))
+    before = index.load_index(fetched)
+    # what the starter builds draw from is what it was before the extra packages came: the same files, in order
+    assert [f.path for f in starter.files] == [f.path for f in before.files]
+    assert all(f.collection == "starter" for f in starter.files)
+    extra = {(f.package, f.category, Path(f.path).name) for f in everything.files if f.collection == "extra"}
+    assert extra == {("btanks-data", "effects", "explosion.ogg"), ("btanks-data", "ambience", "wind.ogg"),
+                     ("krank", "ambience", "atmo.ogg"), ("krank", "effects", "hit.wav"), ("wordwarvi-sound", "effects", "bomb.ogg"),
+                     ("wordwarvi-sound", "music", "destiny_facedown.ogg")}  # menu clicks and the other music left out
+    assert [Path(f.path).name for f in everything.files if f.vocals] == ["destiny_facedown.ogg"]
+    assert {f.split for f in everything.files if f.package == "krank"} == {"test"}
+    s = everything.summary()
+    assert s["sung"] == {"minutes": pytest.approx(6.0 / 60, abs=0.01), "files": 1, "packages": ["wordwarvi-sound"]}
+    rows = {r["package"]: r for r in s["categories"]["ambience"]["packages"]}
+    assert rows["krank"]["collection"] == "extra" and rows["lincity-ng-data"]["collection"] == "starter"
+    # the generators: starter by default, every collection with assets="all"
+    assert {f.package for f in real.RealSources(starter).index.pool("effects", "train")}.isdisjoint(EXTRA_NAMES)
+    assert "btanks-data" in {f.package for f in real.RealSources(everything).index.pool("effects", "train")}
+
+
+def test_build_with_assets_all_draws_extra_packages(fetched_extra, tmp_path, monkeypatch):
+    monkeypatch.setenv("AVREMIX_ASSETS", str(fetched_extra))
+    real._sources_at.cache_clear()
+    assert "krank" not in {f.package for f in real.real_sources().index.pool("ambience", "test")}
+    assert {f.package for f in real.real_sources("all").index.pool("ambience", "test")} == {"krank", "lincity-ng-data"}
+    proc = run_cli("build-dataset", "avdnr", "-o", tmp_path / "out", "--sources", "real", "--assets", "all", "--clips", "12",
+                   "--duration", "2", "--json", check=True)
+    assert json.loads(proc.stdout)["examples"] == 12
+    used = {r["package"] for line in (tmp_path / "out/manifest.jsonl").read_text().splitlines()
+            for refs in json.loads(line)["assets"].values() for r in refs}
+    assert used & set(EXTRA_NAMES), used
+    bad = run_cli("build-dataset", "avdnr", "-o", tmp_path / "bad", "--sources", "real", "--assets", "most", "--clips", "1")
+    assert bad.returncode == 2 and "--assets must be starter or all" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad" / "manifest.jsonl").exists()
+
+
+def test_assets_command_lists_collections_and_sung_minutes(fetched_extra, monkeypatch):
+    monkeypatch.setenv("AVREMIX_ASSETS", str(fetched_extra))
+    data = json.loads(run_cli("assets", "--json", check=True).stdout)
+    effects = {r["package"]: r["collection"] for r in data["categories"]["effects"]["packages"]}
+    assert effects["btanks-data"] == "extra" and effects["qabcs-data"] == "starter"
+    assert data["sung"]["files"] == 1 and "krank" in data["held_out"]["test"]
+    table = run_cli("assets", check=True).stdout
+    assert "effects + ambience:" in table and "music with sung vocals: 0.1 min in 1 file\n" in table
+    bad = run_cli("assets", "--fetch", "--collection", "most")
+    assert bad.returncode == 2 and "--collection must be starter, extra or all" in bad.stderr
+
+
+def test_shipped_catalogue_extra_collection():
+    import fnmatch
+
+    extra = [p for p in catalog.CATALOG if p.collection == "extra"]
+    assert set(catalog.EXTRA) == {p.name for p in extra} and set(catalog.STARTER).isdisjoint(catalog.EXTRA)
+    for split in ("val", "test"):  # held-out effects and ambience of their own in the extra collection
+        cats = {part.category for p in extra if p.split == split for part in p.parts}
+        assert {"effects", "ambience"} <= cats, (split, cats)
+    for pkg in catalog.CATALOG:
+        for part in pkg.parts:  # a part inside an unpacked archive names the archive
+            inside = [a for a in pkg.archives if part.root.startswith(a + ".d/") or part.root == a + ".d"]
+            assert inside or not any(x.endswith(".d") for x in Path(part.root).parts), (pkg.name, part.root)
+        for path in pkg.sung:  # every sung file is selected as music by the package's own parts
+            assert any(part.category == "music" and path.startswith(part.root + "/")
+                       and any(fnmatch.fnmatch(path[len(part.root) + 1:], i) for i in part.include) for part in pkg.parts), path

@@ -25,7 +25,7 @@ from typing import Callable
 from avremix.data.sources.catalog import AUDIO_EXTS, CATEGORIES, SPLITS, Catalog, Package, match
 from avremix.data.sources.fetch import STAMP, assets_root, is_installed, package_dir
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: vocals (sung music)
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class AssetFile:
     split: str
     licence: str
     sha1: str
+    collection: str = "starter"  # the package's collection (catalog.COLLECTIONS)
+    vocals: bool = False  # music with sung vocals (the package's ``sung`` list)
 
 
 class AssetIndex:
@@ -76,7 +78,8 @@ class AssetIndex:
                     continue
                 pkg = self.catalog.get(name)
                 rows.append({
-                    "package": name, "files": len(fs), "hours": round(sum(f.seconds for f in fs) / 3600, 3),
+                    "package": name, "collection": pkg.collection, "files": len(fs),
+                    "hours": round(sum(f.seconds for f in fs) / 3600, 3),
                     "sample_rates": sorted({f.sample_rate for f in fs}),
                     "languages": sorted({f.language for f in fs if f.language}),
                     "speakers" if cat == "speech" else "sources": len({f.source for f in fs}),
@@ -85,18 +88,22 @@ class AssetIndex:
             rows.sort(key=lambda r: (SPLITS.index(r["split"]), -r["hours"]))
             out["categories"][cat] = {"hours": round(sum(r["hours"] for r in rows), 3), "files": sum(r["files"] for r in rows),
                                       "packages": rows}
+        sung = [f for f in self.files if f.vocals]
+        out["sung"] = {"minutes": round(sum(f.seconds for f in sung) / 60, 2), "files": len(sung),
+                       "packages": sorted({f.package for f in sung})}
         for split in ("val", "test"):
             out["held_out"][split] = sorted({f.package for f in self.files if f.split == split})
         return out
 
 
 def load_index(root: str | Path | None = None, catalog: Catalog | None = None, refresh: bool = False,
-               on_package: Callable[[str, bool], None] | None = None) -> AssetIndex:
-    """Index every installed package of ``catalog`` in ``root`` (cached per package; ``refresh`` rebuilds).
-    ``on_package(name, cached)`` is called per package."""
+               on_package: Callable[[str, bool], None] | None = None,
+               collections: tuple[str, ...] | None = None) -> AssetIndex:
+    """Index every installed package of ``catalog`` in ``root`` (cached per package; ``refresh`` rebuilds),
+    of the given ``collections`` only (None: all). ``on_package(name, cached)`` is called per package."""
     catalog = catalog or Catalog()
     root = assets_root(root)
-    installed = [p for p in catalog.packages if is_installed(root, p.name)]
+    installed = [p for p in catalog.packages if is_installed(root, p.name) and (collections is None or p.collection in collections)]
     names = {p.name for p in installed}
     files: list[AssetFile] = []
     skipped: dict[str, str] = {}
@@ -146,6 +153,7 @@ def _package_rows(root: Path, pkg: Package, refresh: bool) -> tuple[list[AssetFi
 def index_package(root: Path, pkg: Package) -> list[AssetFile]:
     """Every audio file of an installed package that one of its parts selects (unreadable files are left out)."""
     base = package_dir(root, pkg.name)
+    sung = {base / s for s in pkg.sung}
     rows = []
     for part in pkg.parts:
         folder = base / part.root
@@ -166,7 +174,8 @@ def index_package(root: Path, pkg: Package) -> list[AssetFile]:
             rows.append(AssetFile(
                 path=path.relative_to(root).as_posix(), package=pkg.name, category=part.category, source=source,
                 language=match(part.language, rel, None), sample_rate=sr, channels=ch, seconds=round(seconds, 3),
-                words=part.words, split=pkg.split, licence=pkg.licence, sha1=_sha1(path)))
+                words=part.words, split=pkg.split, licence=pkg.licence, sha1=_sha1(path), collection=pkg.collection,
+                vocals=part.category == "music" and path in sung))
     return rows
 
 

@@ -112,11 +112,15 @@ def effect_class(path: str) -> str:
     return re.sub(r"[\d]+", "", stem) or Path(path).stem.lower()
 
 
+ASSET_SETS = {"starter": ("starter",), "all": None}  # --assets: the catalogue collections a build draws from
+
+
 class RealSources:
-    """Generators over an :class:`~avremix.data.sources.index.AssetIndex` (default: the installed assets)."""
+    """Generators over an :class:`~avremix.data.sources.index.AssetIndex` (default: the installed starter
+    collection, which every shipped model was trained on)."""
 
     def __init__(self, index: AssetIndex | None = None):
-        self.index = index if index is not None else load_index()
+        self.index = index if index is not None else load_index(collections=ASSET_SETS["starter"])
 
     def _pool(self, category: str, split: str) -> list[AssetFile]:
         pool = self.index.pool(category, split)
@@ -246,10 +250,15 @@ class RealSources:
 
 
 @functools.lru_cache(maxsize=4)
-def _sources_at(root: str) -> RealSources:
-    return RealSources(load_index(root))
+def _sources_at(root: str, assets: str) -> RealSources:
+    return RealSources(load_index(root, collections=ASSET_SETS[assets]))
 
 
-def real_sources() -> RealSources:
-    """The generators over the installed assets (``$AVREMIX_ASSETS``), indexed once per process."""
-    return _sources_at(str(assets_root()))
+def real_sources(assets: str = "starter") -> RealSources:
+    """The generators over the installed assets (``$AVREMIX_ASSETS``) of the ``assets`` set (``starter``: the
+    starter collection; ``all``: every collection), indexed once per process."""
+    if assets not in ASSET_SETS:
+        from avremix.errors import UsageError
+
+        raise UsageError(f"--assets must be {' or '.join(ASSET_SETS)}, got {assets!r}")
+    return _sources_at(str(assets_root()), assets)
