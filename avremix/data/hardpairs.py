@@ -65,7 +65,7 @@ from avremix.config import config_from_dict
 from avremix.data import scene, sources
 from avremix.data.embed import cosine, yamnet_embedding
 from avremix.data.loudness import loudness
-from avremix.data.sources.real import ASSET_SETS, asset_refs, effect_class, real_sources
+from avremix.data.sources.real import asset_refs, check_assets, effect_class, real_sources
 from avremix.data.store import Store, split_of, write_wav
 from avremix.data.synth import check_real_sources
 from avremix.errors import UsageError
@@ -100,8 +100,7 @@ class HardPairsConfig:
     def validate(self) -> None:
         if self.sources not in ("auto", "real", "procedural"):
             raise UsageError(f"--sources must be auto, real or procedural for hardpairs, got {self.sources!r}")
-        if self.assets not in ASSET_SETS:
-            raise UsageError(f"--assets must be {' or '.join(ASSET_SETS)}, got {self.assets!r}")
+        check_assets(self.assets)
         unknown = [c for c in self.categories if c not in CATEGORIES]
         if unknown or not self.categories:
             got = ", ".join(map(repr, unknown)) if unknown else "none"

@@ -36,7 +36,7 @@ import numpy as np
 from avremix.config import config_from_dict
 from avremix.data import scene, sources
 from avremix.data.loudness import normalize_loudness
-from avremix.data.sources.real import ASSET_SETS, asset_refs, pan_gains, real_sources
+from avremix.data.sources.real import asset_refs, check_assets, pan_gains, real_sources
 from avremix.data.store import Store, split_of, write_wav
 from avremix.errors import UsageError
 from avremix.media import FrameSampler
@@ -63,8 +63,7 @@ class SynthConfig:
     def validate(self) -> None:
         if self.sources not in SOURCES:
             raise UsageError(f"--sources must be one of {', '.join(SOURCES)}, got {self.sources!r}")
-        if self.assets not in ASSET_SETS:
-            raise UsageError(f"--assets must be {' or '.join(ASSET_SETS)}, got {self.assets!r}")
+        check_assets(self.assets)
         if self.duration < 1:
             raise UsageError(f"--duration must be at least 1 second, got {self.duration}")
 

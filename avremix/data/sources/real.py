@@ -115,6 +115,14 @@ def effect_class(path: str) -> str:
 ASSET_SETS = {"starter": ("starter",), "all": None}  # --assets: the catalogue collections a build draws from
 
 
+def check_assets(assets: str) -> None:
+    """One clear error for an ``--assets`` value that is not a set of :data:`ASSET_SETS`."""
+    if assets not in ASSET_SETS:
+        from avremix.errors import UsageError
+
+        raise UsageError(f"--assets must be {' or '.join(ASSET_SETS)}, got {assets!r}")
+
+
 class RealSources:
     """Generators over an :class:`~avremix.data.sources.index.AssetIndex` (default: the installed starter
     collection, which every shipped model was trained on)."""
@@ -257,8 +265,5 @@ def _sources_at(root: str, assets: str) -> RealSources:
 def real_sources(assets: str = "starter") -> RealSources:
     """The generators over the installed assets (``$AVREMIX_ASSETS``) of the ``assets`` set (``starter``: the
     starter collection; ``all``: every collection), indexed once per process."""
-    if assets not in ASSET_SETS:
-        from avremix.errors import UsageError
-
-        raise UsageError(f"--assets must be {' or '.join(ASSET_SETS)}, got {assets!r}")
+    check_assets(assets)
     return _sources_at(str(assets_root()), assets)
