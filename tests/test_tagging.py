@@ -146,6 +146,38 @@ def test_yamnet_frames_batches_like_single_patches(monkeypatch):
     np.testing.assert_allclose(emb, emb2, atol=1e-6)
 
 
+def test_yamnet_graph_is_cached_and_read_back_unchanged(tmp_path, monkeypatch):
+    from avremix.data import embed
+
+    x = noise(3.0, seed=5)
+    _, probs, emb = yamnet_frames(x, SR)  # the session of this process, however it was built
+    monkeypatch.setenv("AVREMIX_CACHE", str(tmp_path))
+    try:
+        embed._yamnet.cache_clear()
+        yamnet_frames(x, SR)  # a new process: it rewrites the graph and keeps it
+        (graph,) = (tmp_path / "yamnet").glob("*.onnx")
+        assert graph.stat().st_size > 1_000_000 and graph.with_suffix(".json").exists()
+        assert not [p for p in (tmp_path / "yamnet").iterdir() if p.name.startswith(".tmp-")]  # no half-written file left
+
+        def no_rewrite(path):
+            raise AssertionError("the cached graph should have been read back")
+
+        monkeypatch.setattr(embed, "_expose_embedding", no_rewrite)
+        embed._yamnet.cache_clear()
+        _, probs2, emb2 = yamnet_frames(x, SR)  # the next process reads the cache: the same numbers
+        np.testing.assert_array_equal(probs, probs2)
+        np.testing.assert_array_equal(emb, emb2)
+        monkeypatch.undo()
+        monkeypatch.setenv("AVREMIX_CACHE", str(tmp_path))
+        graph.write_bytes(b"damaged")  # a damaged cache is rebuilt, not an error
+        embed._yamnet.cache_clear()
+        _, probs3, _ = yamnet_frames(x, SR)
+        np.testing.assert_array_equal(probs, probs3)
+        assert graph.stat().st_size > 1_000_000
+    finally:
+        embed._yamnet.cache_clear()
+
+
 def test_yamnet_frames_44k1_stereo_and_short_input():
     mono = piano(3.0)
     t44 = np.arange(int(3.0 * 44100)) / 44100

