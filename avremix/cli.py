@@ -452,11 +452,14 @@ def evaluate(
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "clips"}, indent=2))
         return
     typer.echo(f"{result['examples']} {split} examples; lower is better; flutter in dB (median / 95th percentile over 20 ms frames)")
-    typer.echo(f"  {'':<32} {'MAG':>9} {'ENV':>9} {'W-dis':>7} {'MAG@ref':>9} {'flutter':>13} {'beats input':>12}")
+    columns = (("better_than_input", "beats input", 11), ("better_than_input_matched", "@ref", 5), ("better_than_normalised", "normalised", 10))
+    typer.echo(f"  {'':<32} {'MAG':>9} {'ENV':>9} {'W-dis':>7} {'MAG@ref':>9} {'flutter':>14} " + "".join(f"{name:>{w}} " for _, name, w in columns))
     for row, m in result["rows"].items():
         metrics = f"{m['MAG']:9.5f} {m['ENV']:9.6f} {m['W-dis']:7.4f} {m['MAG_matched']:9.5f}" if "MAG" in m else " " * 37
-        share = f"{100 * m['better_than_input']:11.0f}%" if "better_than_input" in m else ""
-        typer.echo(f"  {row:<32} {metrics} {m['flutter']:6.2f} / {m['flutter_p95']:5.2f} {share}")
+        shares = "".join(f"{100 * m[k]:{w}.0f}%" if k in m else " " * (w + 1) for k, _, w in columns)
+        typer.echo(f"  {row:<32} {metrics} {m['flutter']:6.2f} / {m['flutter_p95']:5.2f} {shares}".rstrip())
+    typer.echo("beats: share of clips nearer the target (MAG) than the input, than the input at the target's loudness (@ref) "
+               "and than the loudness-normalised input")
     if "probe" in result:
         p = result["probe"]
         typer.echo(f"probe fallback: masks and probe disagree by {p['disagreement_median']:.3f} (median) to {p['disagreement_max']:.3f} (largest) "

@@ -44,7 +44,10 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
              loudness: str | float | None = "auto") -> dict:
     """A highlighter on a Muddy Mix split, next to references, so that it is never judged only against the
     raw input. Rows (each: mean MAG, ENV, W-dis, MAG at the target's loudness (``MAG_matched``), gain
-    flutter and its 95th percentile, and the share of clips where it beats the input on MAG):
+    flutter and its 95th percentile, and the share of clips where it beats the input on MAG; for the remixes
+    also the share where it beats the input at the target's loudness, ``better_than_input_matched`` (do no
+    harm: a remix brought to the target's level must be nearer to it than the input so brought), and the
+    share where it beats the loudness-normalised input on MAG, ``better_than_normalised``):
 
     - ``input``; ``input, loudness-normalised`` (to the median loudness of the training targets);
     - ``separate-then-remix`` (with ``separator``: its stems at DnR's levels, :func:`separate_then_remix`);
@@ -107,13 +110,19 @@ def evaluate(model: torch.nn.Module, data: str | Path, split: str = "test", batc
             add("model, no picture", levelled(_run(model, x, None, device, g, dtype), levels["model"], sr), y, x)
         if on_batch:
             on_batch(b + 1, n_batches)
-    mag_in = np.asarray(clips["input"]["MAG"])
+    mag_in, matched_in = np.asarray(clips["input"]["MAG"]), np.asarray(clips["input"]["MAG_matched"])
+    normalised = clips.get("input, loudness-normalised")
     rows = {}
     gate = clips.pop("probe", None)
     for row, values in clips.items():
         rows[row] = {k: float(np.mean(v)) for k, v in values.items()}
-        if row != "target":
-            rows[row]["better_than_input"] = float(np.mean(np.asarray(values["MAG"]) < mag_in))
+        if row == "target":
+            continue
+        rows[row]["better_than_input"] = float(np.mean(np.asarray(values["MAG"]) < mag_in))
+        if row not in ("input", "input, loudness-normalised"):  # the remixes: do they help where a gain alone would not?
+            rows[row]["better_than_input_matched"] = float(np.mean(np.asarray(values["MAG_matched"]) < matched_in))
+            if normalised is not None:
+                rows[row]["better_than_normalised"] = float(np.mean(np.asarray(values["MAG"]) < np.asarray(normalised["MAG"])))
     summary: dict = {"examples": n, "split": split, "rows": rows, "clips": clips, "target_lufs": level, "loudness": levels}
     if gate is not None:
         d, (lo, hi) = np.asarray(gate["disagreement"]), model.config.probe_gate

@@ -62,6 +62,13 @@ def test_reference_rows_and_flutter(muddy_corpus):
     # an identity model scores what the input scores and never moves the level
     assert rows["compare: identity"]["MAG"] == pytest.approx(rows["input"]["MAG"], rel=1e-5)
     assert rows["compare: identity"]["flutter"] == 0.0 and rows["input"]["flutter"] == 0.0
+    # do no harm at the target's loudness: the input itself is never nearer than the input
+    assert rows["compare: identity"]["better_than_input_matched"] == 0.0
+    assert "better_than_input_matched" not in rows["input"] and "better_than_normalised" not in rows["input, loudness-normalised"]
+    c = result["clips"]
+    for name in ("model", "separate-then-remix"):
+        assert rows[name]["better_than_input_matched"] == pytest.approx(np.mean(np.asarray(c[name]["MAG_matched"]) < np.asarray(c["input"]["MAG_matched"])))
+        assert rows[name]["better_than_normalised"] == pytest.approx(np.mean(np.asarray(c[name]["MAG"]) < np.asarray(c["input, loudness-normalised"]["MAG"])))
     assert rows["model"]["MAG"] == result["model_MAG"] and rows["input"]["ENV"] == result["input_ENV"]
     # at the target's loudness, the loudness-normalised input is the input again: only the balance is scored
     assert rows["input, loudness-normalised"]["MAG_matched"] == pytest.approx(rows["input"]["MAG_matched"], rel=1e-3)
