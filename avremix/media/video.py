@@ -22,6 +22,14 @@ class FrameSampler:
     first picture the first one is shown; after the last one it is held, so the sampler yields exactly
     ``n_frames`` frames when asked for them. Yields uint8 arrays ``[H, W, 3]`` (RGB); memory does not grow
     with the video's length.
+
+    ``nearest_reference``: non-reference pictures (most B-frames) are not decoded even where a target time
+    shows one; the picture before it is emitted instead. In the usual H.264 layouts (B-pyramid) that one is
+    one source frame older than the exact one, for about a fifth less decoding of 25 fps H.264 High sampled at 10 fps (13.0 →
+    10.3 CPU-s on 2 min of 1080p; a third of the frames differ, by 0.9 of 255 on the mean). Where an
+    emitted picture is more than two source frames older than its target time (two or more non-reference
+    pictures in a row, as without B-pyramid), the sampler goes back to decoding every picture it shows for the rest of the
+    stream. Off by default: the frames change.
     """
 
     EPS = 1e-3  # a picture due within a millisecond of a target time counts as on screen (rounding)
@@ -34,8 +42,11 @@ class FrameSampler:
         start: float = 0.0,
         n_frames: int | None = None,
         info: MediaInfo | None = None,
+        nearest_reference: bool = False,
     ):
         self.path = os.fspath(path)
+        self.nearest_reference = nearest_reference
+        self._period = 0.0  # the stream's nominal frame duration (s), set once it is open
         self.info = info or probe(self.path)
         if not self.info.has_video:
             raise MediaError("has no video stream", self.path)
@@ -63,11 +74,12 @@ class FrameSampler:
             ctx = stream.codec_context
             tb = float(stream.time_base) if stream.time_base else None
             nominal = 1.0 / float(stream.average_rate) if stream.average_rate else 0.0
+            self._period = nominal
             try:
                 for packet in c.demux(stream):
                     if tb is not None and packet.pts is not None:
                         shown = self._shown(packet.pts * tb, (packet.duration or 0) * tb or nominal)
-                        ctx.skip_frame = "DEFAULT" if shown else "NONREF"
+                        ctx.skip_frame = "DEFAULT" if shown and not self._nearest else "NONREF"
                     for frame in packet.decode():
                         if frame.pts is not None:
                             yield float(frame.pts * frame.time_base), frame
@@ -99,8 +111,10 @@ class FrameSampler:
     def __iter__(self) -> Iterator[np.ndarray]:
         k = 0
         held: av.VideoFrame | None = None  # the picture on screen at the next target time
+        held_t = 0.0
         held_rgb: np.ndarray | None = None  # converted only when it is emitted (most pictures are skipped)
         eps = self.EPS
+        self._nearest = self.nearest_reference
         pictures, picture = self._pictures(), None
         try:
             for t, picture in pictures:
@@ -108,11 +122,15 @@ class FrameSampler:
                 while held is not None and self.start + k / self.fps < t - eps:
                     if self.n_frames is not None and k >= self.n_frames:
                         return
+                    # the exact picture is due within one frame before the target time: more than two frames
+                    # since the held one means two or more were skipped in a row; show every picture from here on
+                    if self._nearest and self._period and self.start + k / self.fps - held_t > 2 * self._period + eps:
+                        self._nearest = False
                     if held_rgb is None:
                         held_rgb = self._rgb(held)
                     yield held_rgb
                     k += 1
-                held, held_rgb = picture, None
+                held, held_t, held_rgb = picture, t, None
             picture = None
         finally:
             if picture is not None:  # left early: the decoder's buffers go back to it before it is freed

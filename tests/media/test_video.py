@@ -74,3 +74,56 @@ def test_skipping_unshown_pictures_yields_the_same_frames(bframe_video, fps, sta
     np.testing.assert_array_equal(a, b)
     assert len(a) == (n_frames or round(4 * fps))
     assert decoded["skipping"] < decoded["full"], decoded  # some B-frames were skipped
+
+
+def _counter_h264(path, pyramid: str):
+    subprocess.run(
+        [ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "color=black:size=64x48:rate=25,format=yuv420p,geq=lum='16+2*N':cb=128:cr=128",
+         "-t", "4", "-c:v", "libx264", "-preset", "medium", "-bf", "3", "-b-pyramid", pyramid, "-profile:v", "high", str(path)],
+        check=True,
+    )
+    return path
+
+
+def _decoding(sampler) -> list:
+    """The frames of ``sampler`` and, appended once it is done, how many pictures it decoded."""
+    count = [0]
+    pictures = sampler._pictures
+
+    def wrapper():
+        for item in pictures():
+            count[0] += 1
+            yield item
+    sampler._pictures = wrapper
+    return [np.stack(list(sampler)), count[0]]
+
+
+def _source_index(frames: np.ndarray, video, fps: float) -> np.ndarray:
+    """Which 25 fps source picture each frame (at ``fps``) is, among the last four due by its time (the nearest in pixels)."""
+    pictures = np.stack(list(FrameSampler(video, fps=25, size=(16, 16)))).astype(int)  # every picture, exactly
+    index = []
+    for k, frame in enumerate(frames.astype(int)):
+        due = min(int(np.floor(k * 25 / fps + 1e-6)), len(pictures) - 1)
+        candidates = list(range(max(0, due - 3), due + 1))
+        index.append(candidates[int(np.argmin([np.abs(pictures[j] - frame).sum() for j in candidates]))])
+    return np.asarray(index)
+
+
+def test_nearest_reference_emits_the_exact_picture_or_the_one_before(tmp_path):
+    video = _counter_h264(tmp_path / "pyramid.mp4", "normal")  # as x264 codes films: B-references, one B between
+    exact, n_exact = _decoding(FrameSampler(video, fps=10, size=(16, 16)))
+    near, n_near = _decoding(FrameSampler(video, fps=10, size=(16, 16), nearest_reference=True))
+    assert len(near) == len(exact) == 40
+    lag = _source_index(exact, video, 10) - _source_index(near, video, 10)
+    assert set(lag.tolist()) <= {0, 1} and 0 < lag.sum() < len(lag)  # some frames one source frame earlier, none further
+    assert n_near < n_exact, (n_near, n_exact)  # and fewer pictures decoded
+
+
+def test_nearest_reference_falls_back_to_exact_frames_on_runs_of_non_reference_pictures(tmp_path):
+    video = _counter_h264(tmp_path / "flat.mp4", "none")  # three non-reference B-frames in a row
+    exact, _ = _decoding(FrameSampler(video, fps=10, size=(16, 16)))
+    sampler = FrameSampler(video, fps=10, size=(16, 16), nearest_reference=True)
+    near, _ = _decoding(sampler)
+    lag = _source_index(exact, video, 10) - _source_index(near, video, 10)
+    assert not sampler._nearest  # it noticed a picture more than a frame away and went back to exact frames
+    assert lag.max() <= 2 and (lag[10:] == 0).all()  # within the first second, and exact from then on
