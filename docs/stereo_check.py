@@ -56,18 +56,12 @@ def scores(y: np.ndarray, t: np.ndarray, rate: int) -> dict[str, float]:
             "image_dB": image_error_db(y, t, round(0.02 * rate))}
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="a Muddy Mix dataset folder (build-dataset muddy)")
-    p.add_argument("--model", default="highlight-cfm")
-    p.add_argument("--clips", type=int, default=None, help="the first N test clips (default: all)")
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args()
-    root = Path(a.data)
+def stereo_rows(root: Path, engines: dict[str, Engine], clips: int | None = None, seed: int = 0) -> dict[str, list[dict]]:
+    """Scores per test clip (the first ``clips``) of the input and of each engine's output, placed in stereo
+    with ``seed``: ``{"input": [...], name: [...]}``."""
     items = [json.loads(line) for line in open(root / "manifest.jsonl")]
-    items = [i for i in items if i["split"] == "test"][: a.clips]
-    model, rng = load(a.model), np.random.default_rng(a.seed)
-    engines = {c: Engine(model, items[0]["sample_rate"], EngineConfig(device="cpu", channels=c)) for c in ("independent", "linked")}
+    items = [i for i in items if i["split"] == "test"][:clips]
+    rng = np.random.default_rng(seed)
     rows: dict[str, list[dict]] = {"input": [], **{c: [] for c in engines}}
     for it in items:
         f, rate = it["files"], it["sample_rate"]
@@ -80,7 +74,22 @@ def main() -> None:
         rows["input"].append(scores(x, t, rate))
         for c, engine in engines.items():
             rows[c].append(scores(engine.process(x, frames), t, rate))
-    print(f"| output ({len(items)} clips, stereo) | MAG | W-dis | MAG, matched loudness | stereo image error (dB) |")
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="a Muddy Mix dataset folder (build-dataset muddy)")
+    p.add_argument("--model", default="highlight-cfm")
+    p.add_argument("--clips", type=int, default=None, help="the first N test clips (default: all)")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    root = Path(a.data)
+    rate = json.loads(open(root / "manifest.jsonl").readline())["sample_rate"]
+    model = load(a.model)
+    engines = {c: Engine(model, rate, EngineConfig(device="cpu", channels=c)) for c in ("independent", "linked")}
+    rows = stereo_rows(root, engines, a.clips, a.seed)
+    print(f"| output ({len(rows['input'])} clips, stereo) | MAG | W-dis | MAG, matched loudness | stereo image error (dB) |")
     print("|---|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | " + " | ".join(f"{np.mean([x[m] for x in r]):.3f}" for m in r[0]) + " |")
